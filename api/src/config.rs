@@ -1,0 +1,18 @@
+//! Service configuration (DESIGN.md, Configuration). The binary fills it from environment
+//! variables and matching CLI flags.
+
+use std::net::SocketAddr;
+
+/// Default `DATABASE_URL`: an SQLite file in the working directory, created when absent.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://prompt_tracker.db?mode=rwc";
+/// Default `PROMPT_TRACKER_BIND`.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// Settings of one service instance.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
+    pub database_url: String,
+    /// `PROMPT_TRACKER_BIND`: the listen address.
+    pub bind: SocketAddr,
+}

@@ -1,0 +1,97 @@
+//! The Prompt Tracker HTTP service as a library.
+//!
+//! - [`app`] builds the axum [`Router`] over an [`AppState`];
+//! - [`connect`] opens the database (SQLite file or PostgreSQL) with the service's settings;
+//! - [`run`] connects, applies pending migrations, and serves until Ctrl-C / SIGTERM.
+//!
+//! Handlers live in [`routes`] (thin, one module per resource); errors are RFC 9457
+//! `application/problem+json` ([`error::Problem`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub mod config;
+pub mod error;
+pub mod routes;
+
+pub use config::Config;
+
+/// What every handler shares: the database pool.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+}
+
+/// The service's router: `/healthz`, `/readyz` (and, as they land, `/api/v1/...`).
+pub fn app(state: AppState) -> Router {
+    routes::router().with_state(state).layer(TraceLayer::new_for_http())
+}
+
+/// Opens a connection pool for `database_url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
+///
+/// SQLite files use WAL journaling, `foreign_keys = ON` and a 5 s busy timeout, so concurrent
+/// requests wait for the single writer instead of failing with `database is locked`.
+///
+/// # Errors
+/// Returns the driver's error when the URL is malformed or the server is unreachable.
+pub async fn connect(database_url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = ConnectOptions::new(database_url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    Database::connect(options).await
+}
+
+/// Connects to `config.database_url`, applies every pending migration, binds
+/// `config.bind` and serves [`app`] until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// Database connection or migration failures, or a bind failure (address in use).
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config.database_url).await?;
+    Migrator::up(&db, None).await?;
+    let listener = TcpListener::bind(config.bind).await?;
+    tracing::info!(address = %listener.local_addr()?, "prompt-tracker listening");
+    serve(listener, AppState { db }).await
+}
+
+/// Serves [`app`] on an already bound listener until Ctrl-C or SIGTERM (tests bind port 0).
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

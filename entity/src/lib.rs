@@ -1,0 +1,29 @@
+//! SeaORM entities of the Prompt Tracker schema (the final state of the `migration` crate's
+//! history), one module per table, and the typed values stored in JSON columns.
+//!
+//! No HTTP and no provider code lives here. Timestamps are `timestamp without time zone`
+//! holding UTC (as the Rails engine stores them); money is `decimal` USD; scores are 0-100.
+
+pub mod evaluation;
+pub mod evaluator_config;
+pub mod llm_response;
+pub mod model_config;
+pub mod prompt;
+pub mod prompt_test;
+pub mod prompt_test_run;
+pub mod prompt_version;
+pub mod variables_schema;
+
+pub use model_config::ModelConfig;
+pub use variables_schema::{VariableDefinition, VariablesSchema};
+
+/// The entities, for `use entity::prelude::*`.
+pub mod prelude {
+    pub use super::evaluation::Entity as Evaluation;
+    pub use super::evaluator_config::Entity as EvaluatorConfig;
+    pub use super::llm_response::Entity as LlmResponse;
+    pub use super::prompt::Entity as Prompt;
+    pub use super::prompt_test::Entity as PromptTest;
+    pub use super::prompt_test_run::Entity as PromptTestRun;
+    pub use super::prompt_version::Entity as PromptVersion;
+}

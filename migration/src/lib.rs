@@ -1,0 +1,46 @@
+//! The Prompt Tracker schema history.
+//!
+//! This crate is the only place that changes the schema. Each migration lives in its own file
+//! and runs on SQLite and PostgreSQL. The history reproduces the PromptTracker Rails engine:
+//!
+//! 1. [`m20250101_000001_baseline_prompt_tracker_schema`]: the schema as it stood before
+//!    phase 1, created only where absent so an existing PromptTracker database is adopted.
+//! 2. [`m20250102_000001_make_evaluator_config_polymorphic`]: seed 000, Migration 1.
+//! 3. [`m20250102_000002_add_test_run_tracking_to_llm_responses`]: seed 000, Migration 2.
+//! 4. [`m20250102_000003_add_evaluation_context`]: seed 000, Migration 3.
+//! 5. [`m20250102_000004_migrate_prompt_test_evaluator_configs`]: seed 000, Migration 4.
+//! 6. [`m20250103_000001_split_model_config_provider_api`]: seed 002, Phase 3.
+//!
+//! Every `down` restores the previous schema and the previous data. Values that the schema on
+//! one side of a migration cannot hold are parked in [`archive`] and put back when the
+//! migration runs the other way; rows that cannot be placed at all stop the migration with an
+//! error that names them.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod archive;
+pub mod m20250101_000001_baseline_prompt_tracker_schema;
+pub mod m20250102_000001_make_evaluator_config_polymorphic;
+pub mod m20250102_000002_add_test_run_tracking_to_llm_responses;
+pub mod m20250102_000003_add_evaluation_context;
+pub mod m20250102_000004_migrate_prompt_test_evaluator_configs;
+pub mod m20250103_000001_split_model_config_provider_api;
+pub mod support;
+
+/// The migrator of the whole history, in order. Used by the `migration` CLI, by
+/// `prompt-tracker migrate ...` and by the service at start-up.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20250101_000001_baseline_prompt_tracker_schema::Migration),
+            Box::new(m20250102_000001_make_evaluator_config_polymorphic::Migration),
+            Box::new(m20250102_000002_add_test_run_tracking_to_llm_responses::Migration),
+            Box::new(m20250102_000003_add_evaluation_context::Migration),
+            Box::new(m20250102_000004_migrate_prompt_test_evaluator_configs::Migration),
+            Box::new(m20250103_000001_split_model_config_provider_api::Migration),
+        ]
+    }
+}
