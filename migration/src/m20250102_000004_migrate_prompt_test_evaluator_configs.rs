@@ -67,9 +67,10 @@ fn invalid_tests(backend: DbBackend) -> String {
                THEN t.evaluator_configs ELSE '[]' END) e \
              WHERE NOT json_valid(t.evaluator_configs) OR json_type(t.evaluator_configs) <> 'array' OR (e.key IS NOT NULL AND ( \
                 e.type <> 'object' \
-                OR COALESCE(json_type(e.value, '$.evaluator_key'), '') <> 'text' OR json_extract(e.value, '$.evaluator_key') = '' \
-                OR EXISTS (SELECT 1 FROM json_each(t.evaluator_configs) o WHERE o.key < e.key \
-                           AND json_extract(o.value, '$.evaluator_key') = json_extract(e.value, '$.evaluator_key')) \
+                OR CASE WHEN e.type <> 'object' THEN 0 ELSE ( \
+                COALESCE(json_type(e.value, '$.evaluator_key'), '') <> 'text' OR json_extract(e.value, '$.evaluator_key') = '' \
+                OR EXISTS (SELECT 1 FROM json_each(t.evaluator_configs) o WHERE o.key < e.key AND o.type = 'object' \
+                           AND CASE WHEN o.type = 'object' THEN json_extract(o.value, '$.evaluator_key') END = json_extract(e.value, '$.evaluator_key')) \
                 OR (COALESCE(json_type(e.value, '$.threshold'), 'null') <> 'null' AND COALESCE(( \
                      CASE json_type(e.value, '$.threshold') \
                        WHEN 'integer' THEN json_extract(e.value, '$.threshold') \
@@ -85,7 +86,7 @@ fn invalid_tests(backend: DbBackend) -> String {
                 OR COALESCE(json_type(e.value, '$.priority'), 'integer') <> 'integer' \
                 OR COALESCE(json_type(e.value, '$.weight'), 'real') NOT IN ('integer', 'real') \
                 OR COALESCE(json_type(e.value, '$.min_dependency_score'), 'null') NOT IN ('integer', 'null') \
-                OR COALESCE(json_type(e.value, '$.depends_on'), 'null') NOT IN ('text', 'null'))) \
+                OR COALESCE(json_type(e.value, '$.depends_on'), 'null') NOT IN ('text', 'null')) END)) \
              GROUP BY t.id ORDER BY t.id"
         ),
     }

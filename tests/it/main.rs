@@ -1,0 +1,12 @@
+//! The one integration test binary of the workspace (DESIGN.md, Tests).
+//!
+//! Database tests run twice: `...::sqlite` always, `...::postgres` when `TEST_DATABASE_URL`
+//! points at a PostgreSQL server (each test creates its own database there and drops it
+//! after). With `PROMPT_TRACKER_REQUIRE_POSTGRES=1` (set by `.ci/run`) a missing
+//! `TEST_DATABASE_URL` fails the PostgreSQL tests instead of skipping them.
+
+mod support;
+
+mod health;
+mod migrations;
+mod schema;

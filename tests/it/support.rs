@@ -1,0 +1,227 @@
+//! Test databases and helpers shared by the test modules.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, FromQueryResult, JsonValue, Statement};
+
+/// Runs each named `async fn NAME(db: TestDb)` on SQLite (`NAME::sqlite`) and PostgreSQL
+/// (`NAME::postgres`).
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::TestDb::sqlite().await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::support::TestDb::postgres().await {
+                    super::$name(db).await
+                }
+            }
+        }
+    )*};
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A database of its own for one test; removed when dropped.
+pub struct TestDb {
+    pub conn: DatabaseConnection,
+    /// The database's URL, for a second connection or app instance.
+    #[allow(dead_code)]
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A fresh SQLite file in the temp directory.
+    pub async fn sqlite() -> TestDb {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name("pt_test")));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let conn = api::connect(&url).await.expect("open SQLite test database");
+        TestDb { conn, url, cleanup: Cleanup::File(path) }
+    }
+
+    /// A fresh database on the `TEST_DATABASE_URL` server, or `None` (skip) when unset.
+    ///
+    /// # Panics
+    /// When the server is unreachable, or when `PROMPT_TRACKER_REQUIRE_POSTGRES=1` and
+    /// `TEST_DATABASE_URL` is unset: CI must never skip the PostgreSQL half silently.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("PROMPT_TRACKER_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PROMPT_TRACKER_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set"
+            );
+            eprintln!("TEST_DATABASE_URL not set: PostgreSQL half skipped");
+            return None;
+        };
+        let name = unique_name("pt_test");
+        let admin = api::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL={admin_url} is unreachable: {e}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create PostgreSQL test database");
+        admin.close().await.ok();
+        let (base, _) = admin_url.split('?').next().unwrap_or(&admin_url).rsplit_once('/').expect("URL with a database path");
+        let url = format!("{base}/{name}");
+        let conn = api::connect(&url).await.expect("connect to PostgreSQL test database");
+        Some(TestDb { conn, url, cleanup: Cleanup::Postgres { admin_url, name } })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
+    }
+
+    /// Runs SQL without parameters.
+    pub async fn exec(&self, sql: &str) {
+        self.conn
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
+    }
+
+    /// Rows of a query as JSON objects. Columns SeaORM cannot type from SQLite's declared
+    /// types (expressions such as `COUNT(*)`) are read by their runtime value instead.
+    pub async fn rows(&self, sql: &str) -> Vec<JsonValue> {
+        let stmt = Statement::from_string(self.backend(), sql.to_owned());
+        let results = self.conn.query_all_raw(stmt).await.unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
+        let mut out = Vec::new();
+        for row in results {
+            let mut value = JsonValue::from_query_result(&row, "").unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
+            let map = value.as_object_mut().expect("row object");
+            for (i, name) in row.column_names().into_iter().enumerate() {
+                if map.contains_key(&name) {
+                    continue;
+                }
+                let v = if let Ok(Some(n)) = row.try_get_by_index::<Option<i64>>(i) {
+                    JsonValue::from(n)
+                } else if let Ok(Some(f)) = row.try_get_by_index::<Option<f64>>(i) {
+                    JsonValue::from(f)
+                } else if let Ok(Some(s)) = row.try_get_by_index::<Option<String>>(i) {
+                    JsonValue::from(s)
+                } else {
+                    JsonValue::Null
+                };
+                map.insert(name, v);
+            }
+            out.push(value);
+        }
+        out
+    }
+
+    /// The single value of a one-row, one-column query (as JSON).
+    pub async fn value(&self, sql: &str) -> JsonValue {
+        let rows = self.rows(sql).await;
+        assert_eq!(rows.len(), 1, "expected one row from {sql}, got {rows:?}");
+        let obj = rows[0].as_object().expect("row object");
+        assert_eq!(obj.len(), 1, "expected one column from {sql}");
+        obj.values().next().cloned().unwrap_or(JsonValue::Null)
+    }
+
+    /// An integer result such as `COUNT(*)`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let v = self.value(sql).await;
+        v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("{sql} gave {v}"))
+    }
+
+    /// A JSON column's value as JSON (PostgreSQL returns jsonb as JSON, SQLite as text).
+    pub async fn json(&self, sql: &str) -> JsonValue {
+        match self.value(sql).await {
+            JsonValue::String(s) if !self.is_postgres() => serde_json::from_str(&s).unwrap_or(JsonValue::String(s)),
+            v => v,
+        }
+    }
+
+    /// Names of the user tables.
+    pub async fn tables(&self) -> Vec<String> {
+        let sql = if self.is_postgres() {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        };
+        self.rows(sql).await.iter().map(|r| r["name"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// Names of the indexes of the user tables.
+    pub async fn indexes(&self) -> Vec<String> {
+        let sql = if self.is_postgres() {
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        };
+        self.rows(sql).await.iter().map(|r| r["name"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// Column names of a table, in order.
+    pub async fn columns(&self, table: &str) -> Vec<String> {
+        let sql = if self.is_postgres() {
+            format!("SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position")
+        } else {
+            format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
+        };
+        self.rows(&sql).await.iter().map(|r| r["name"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// Every row of every table but the migrator's own, ordered by id: the whole data set.
+    pub async fn dump(&self) -> BTreeMap<String, Vec<JsonValue>> {
+        let mut out = BTreeMap::new();
+        for table in self.tables().await {
+            if table == "seaql_migrations" {
+                continue;
+            }
+            // Named columns, not `*`: a cached `SELECT *` goes stale when a migration alters the table.
+            let columns = self.columns(&table).await.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+            let rows = self.rows(&format!("SELECT {columns} FROM {table} ORDER BY id")).await;
+            out.insert(table, rows);
+        }
+        out
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread with a runtime of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    rt.block_on(async {
+                        let admin = api::connect(&admin_url).await.ok()?;
+                        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
