@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 #[derive(Parser)]
-#[command(name = "prompt-tracker", version, about = "Versions LLM prompts, tracks every call made with them, and scores them.")]
+#[command(
+    name = "prompt-tracker",
+    version,
+    about = "Versions LLM prompts, tracks every call made with them, and scores them."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -72,7 +76,8 @@ enum MigrateAction {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -95,5 +100,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    api::run(api::Config { database_url: args.db.database_url, bind: args.bind }).await
+    api::run(api::Config {
+        database_url: args.db.database_url,
+        bind: args.bind,
+    })
+    .await
 }

@@ -47,7 +47,10 @@ impl Problem {
     /// A 500 whose cause is logged, not returned.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "The server could not complete the request.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server could not complete the request.",
+        )
     }
 }
 

@@ -30,7 +30,9 @@ pub struct AppState {
 
 /// The service's router: `/healthz`, `/readyz` (and, as they land, `/api/v1/...`).
 pub fn app(state: AppState) -> Router {
-    routes::router().with_state(state).layer(TraceLayer::new_for_http())
+    routes::router()
+        .with_state(state)
+        .layer(TraceLayer::new_for_http())
 }
 
 /// Opens a connection pool for `database_url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
@@ -72,9 +74,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 
@@ -84,7 +89,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -9,7 +9,9 @@ use sea_orm::sea_query::{Condition, ExprTrait, IntoCondition};
 use serde::{Deserialize, Serialize};
 
 /// The owner kind of an evaluator config, stored as the seed's literal class names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum ConfigurableType {
     /// Monitoring: runs on tracked calls of a prompt version.

@@ -21,7 +21,11 @@ pub const COMPOUND_PROVIDERS: &[(&str, &str, &str)] = &[
 ];
 
 /// The api a plain provider implies when none is given (seed 002, Step 1 `extract_api`).
-pub const IMPLIED_APIS: &[(&str, &str)] = &[("openai", "chat_completion"), ("anthropic", "messages"), ("google", "gemini")];
+pub const IMPLIED_APIS: &[(&str, &str)] = &[
+    ("openai", "chat_completion"),
+    ("anthropic", "messages"),
+    ("google", "gemini"),
+];
 
 /// The wire format a model config calls, derived from (provider, api) (seed 002, Step 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,7 +66,9 @@ impl ApiType {
 
     /// The api type of a (provider, api) pair, if it is a known one (`ApiTypes.from_config`).
     pub fn from_config(provider: &str, api: &str) -> Option<ApiType> {
-        ApiType::ALL.into_iter().find(|t| t.provider_api() == (provider, api))
+        ApiType::ALL
+            .into_iter()
+            .find(|t| t.provider_api() == (provider, api))
     }
 
     /// The snake_case name, such as `openai_response_api`.
@@ -107,7 +113,11 @@ impl ModelConfig {
             Value::Object(map) => map,
             other => return Err(format!("model_config must be a JSON object, not {other}")),
         };
-        fn take<T>(map: &mut Map<String, Value>, key: &str, read: impl Fn(&Value) -> Option<T>) -> Option<T> {
+        fn take<T>(
+            map: &mut Map<String, Value>,
+            key: &str,
+            read: impl Fn(&Value) -> Option<T>,
+        ) -> Option<T> {
             match map.get(key) {
                 Some(Value::Null) => {
                     map.remove(key);
@@ -132,7 +142,16 @@ impl ModelConfig {
         let max_tokens = take(&mut map, "max_tokens", Value::as_i64);
         let tools = take(&mut map, "tools", |v| v.as_array().cloned());
         let (provider, api) = normalise(provider, api);
-        Ok(Self { provider, api, model, temperature, top_p, max_tokens, tools, extra: map })
+        Ok(Self {
+            provider,
+            api,
+            model,
+            temperature,
+            top_p,
+            max_tokens,
+            tools,
+            extra: map,
+        })
     }
 
     /// The new-form JSON object (`provider` and `api` separate), extra keys included.
@@ -160,7 +179,9 @@ impl ModelConfig {
     /// `openai_chat_completion` (seed 002, Step 2's fallback).
     pub fn api_type(&self) -> ApiType {
         match (&self.provider, &self.api) {
-            (Some(p), Some(a)) => ApiType::from_config(p, a).unwrap_or(ApiType::OpenaiChatCompletion),
+            (Some(p), Some(a)) => {
+                ApiType::from_config(p, a).unwrap_or(ApiType::OpenaiChatCompletion)
+            }
             _ => ApiType::OpenaiChatCompletion,
         }
     }
@@ -168,12 +189,18 @@ impl ModelConfig {
 
 /// (provider, api) from either form: a compound provider splits, a plain known provider gets
 /// its implied api, an explicit api is kept (seed 002, `extract_provider`/`extract_api`).
-pub fn normalise(provider: Option<String>, api: Option<String>) -> (Option<String>, Option<String>) {
+pub fn normalise(
+    provider: Option<String>,
+    api: Option<String>,
+) -> (Option<String>, Option<String>) {
     let compound = provider
         .as_deref()
         .and_then(|p| COMPOUND_PROVIDERS.iter().find(|c| c.0 == p));
     match (compound, api) {
-        (Some((_, p, a)), api) => (Some((*p).to_owned()), Some(api.unwrap_or_else(|| (*a).to_owned()))),
+        (Some((_, p, a)), api) => (
+            Some((*p).to_owned()),
+            Some(api.unwrap_or_else(|| (*a).to_owned())),
+        ),
         (None, Some(api)) => (provider, Some(api)),
         (None, None) => {
             let implied = provider
@@ -208,7 +235,9 @@ mod tests {
 
     #[test]
     fn compound_providers_split_and_write_the_new_form() {
-        let c = read(json!({"provider": "openai_responses", "model": "gpt-4o", "temperature": 0.7, "seed": 7}));
+        let c = read(
+            json!({"provider": "openai_responses", "model": "gpt-4o", "temperature": 0.7, "seed": 7}),
+        );
         assert_eq!(c.provider.as_deref(), Some("openai"));
         assert_eq!(c.api.as_deref(), Some("response_api"));
         assert_eq!(c.api_type(), ApiType::OpenaiResponseApi);
@@ -222,11 +251,23 @@ mod tests {
 
     #[test]
     fn plain_providers_get_their_implied_api() {
-        assert_eq!(read(json!({"provider": "anthropic"})).api_type(), ApiType::AnthropicMessages);
-        assert_eq!(read(json!({"provider": "google"})).api_type(), ApiType::GoogleGemini);
-        assert_eq!(read(json!({"provider": "openai"})).api.as_deref(), Some("chat_completion"));
+        assert_eq!(
+            read(json!({"provider": "anthropic"})).api_type(),
+            ApiType::AnthropicMessages
+        );
+        assert_eq!(
+            read(json!({"provider": "google"})).api_type(),
+            ApiType::GoogleGemini
+        );
+        assert_eq!(
+            read(json!({"provider": "openai"})).api.as_deref(),
+            Some("chat_completion")
+        );
         let unknown = read(json!({"provider": "mistral"}));
-        assert_eq!((unknown.provider.as_deref(), unknown.api.as_deref()), (Some("mistral"), None));
+        assert_eq!(
+            (unknown.provider.as_deref(), unknown.api.as_deref()),
+            (Some("mistral"), None)
+        );
         assert_eq!(unknown.api_type(), ApiType::OpenaiChatCompletion);
     }
 

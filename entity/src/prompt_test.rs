@@ -53,7 +53,9 @@ impl RelationTrait for Relation {
                 .into(),
             Self::PromptTestRuns => Entity::has_many(super::prompt_test_run::Entity).into(),
             Self::EvaluatorConfigs => Entity::has_many(evaluator_config::Entity)
-                .on_condition(|_, config| evaluator_config::owned_by(config, ConfigurableType::PromptTest))
+                .on_condition(|_, config| {
+                    evaluator_config::owned_by(config, ConfigurableType::PromptTest)
+                })
                 .into(),
         }
     }

@@ -62,7 +62,9 @@ impl RelationTrait for Relation {
             Self::PromptTests => Entity::has_many(super::prompt_test::Entity).into(),
             Self::LlmResponses => Entity::has_many(super::llm_response::Entity).into(),
             Self::EvaluatorConfigs => Entity::has_many(evaluator_config::Entity)
-                .on_condition(|_, config| evaluator_config::owned_by(config, ConfigurableType::PromptVersion))
+                .on_condition(|_, config| {
+                    evaluator_config::owned_by(config, ConfigurableType::PromptVersion)
+                })
                 .into(),
         }
     }

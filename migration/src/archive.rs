@@ -55,11 +55,18 @@ pub async fn exists(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
 
 /// `a.migration = '...' AND a.table_name = '...' AND a.column_name = '...'` for alias `a`.
 pub fn key(migration: &str, table: &str, column: &str) -> String {
-    format!("a.migration = '{migration}' AND a.table_name = '{table}' AND a.column_name = '{column}'")
+    format!(
+        "a.migration = '{migration}' AND a.table_name = '{table}' AND a.column_name = '{column}'"
+    )
 }
 
 /// Deletes the parked values of one migration's column and drops the archive when empty.
-pub async fn clear(manager: &SchemaManager<'_>, migration: &str, table: &str, column: &str) -> Result<(), DbErr> {
+pub async fn clear(
+    manager: &SchemaManager<'_>,
+    migration: &str,
+    table: &str,
+    column: &str,
+) -> Result<(), DbErr> {
     if !exists(manager).await? {
         return Ok(());
     }
@@ -76,9 +83,12 @@ pub async fn drop_if_empty(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     if !exists(manager).await? {
         return Ok(());
     }
-    let left: Vec<i64> = crate::support::column(manager, &format!("SELECT COUNT(*) FROM {TABLE}")).await?;
+    let left: Vec<i64> =
+        crate::support::column(manager, &format!("SELECT COUNT(*) FROM {TABLE}")).await?;
     if left.first().copied().unwrap_or(0) == 0 {
-        manager.drop_table(Table::drop().table(TABLE).if_exists().to_owned()).await?;
+        manager
+            .drop_table(Table::drop().table(TABLE).if_exists().to_owned())
+            .await?;
     }
     Ok(())
 }

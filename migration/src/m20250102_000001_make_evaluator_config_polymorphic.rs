@@ -64,30 +64,56 @@ fn polymorphic_table(table: &'static str) -> TableCreateStatement {
             ColumnDef::new("configurable_type")
                 .string()
                 .not_null()
-                .check(("chk_prompt_tracker_evaluator_configs_configurable_type", Expr::cust(type_check()))),
+                .check((
+                    "chk_prompt_tracker_evaluator_configs_configurable_type",
+                    Expr::cust(type_check()),
+                )),
         )
         .col(ColumnDef::new("configurable_id").big_integer().not_null())
         .col(ColumnDef::new("evaluator_key").string().not_null())
         .col(ColumnDef::new("enabled").boolean().not_null().default(true))
         .col(json("config", "{}"))
-        .col(string_enum(EVALUATOR_CONFIGS, "run_mode", baseline::RUN_MODES, "async"))
+        .col(string_enum(
+            EVALUATOR_CONFIGS,
+            "run_mode",
+            baseline::RUN_MODES,
+            "async",
+        ))
         .col(ColumnDef::new("priority").integer().not_null().default(0))
-        .col(ColumnDef::new("weight").decimal_len(5, 2).not_null().default(Expr::cust("1.0")))
+        .col(
+            ColumnDef::new("weight")
+                .decimal_len(5, 2)
+                .not_null()
+                .default(Expr::cust("1.0")),
+        )
         .col(ColumnDef::new("depends_on").string())
         .col(ColumnDef::new("min_dependency_score").integer())
-        .col(
-            ColumnDef::new("threshold")
-                .integer()
-                .check(("chk_prompt_tracker_evaluator_configs_threshold", Expr::cust(THRESHOLD_CHECK))),
-        )
+        .col(ColumnDef::new("threshold").integer().check((
+            "chk_prompt_tracker_evaluator_configs_threshold",
+            Expr::cust(THRESHOLD_CHECK),
+        )))
         .col(timestamp("created_at"))
         .col(timestamp("updated_at"))
         .to_owned()
 }
 
 async fn polymorphic_indexes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    index(manager, "index_evaluator_configs_on_configurable", EVALUATOR_CONFIGS, &["configurable_type", "configurable_id"], false).await?;
-    index(manager, "index_evaluator_configs_unique_per_configurable", EVALUATOR_CONFIGS, &["configurable_type", "configurable_id", "evaluator_key"], true).await
+    index(
+        manager,
+        "index_evaluator_configs_on_configurable",
+        EVALUATOR_CONFIGS,
+        &["configurable_type", "configurable_id"],
+        false,
+    )
+    .await?;
+    index(
+        manager,
+        "index_evaluator_configs_unique_per_configurable",
+        EVALUATOR_CONFIGS,
+        &["configurable_type", "configurable_id", "evaluator_key"],
+        true,
+    )
+    .await
 }
 
 const SHARED_COLUMNS: &str = "id, evaluator_key, enabled, config, run_mode, priority, weight, depends_on, min_dependency_score, created_at, updated_at";
@@ -104,7 +130,11 @@ async fn sqlite_swap(manager: &SchemaManager<'_>, temp: &str) -> Result<(), DbEr
     )
     .await?;
     exec(manager, &format!("DROP TABLE {EVALUATOR_CONFIGS}")).await?;
-    exec(manager, &format!("ALTER TABLE {temp} RENAME TO {EVALUATOR_CONFIGS}")).await
+    exec(
+        manager,
+        &format!("ALTER TABLE {temp} RENAME TO {EVALUATOR_CONFIGS}"),
+    )
+    .await
 }
 
 #[async_trait::async_trait]
@@ -199,7 +229,11 @@ impl MigrationTrait for Migration {
         .await?;
 
         // Thresholds have no column in the old schema: park them for the next `up`.
-        let parked: Vec<i64> = column(manager, &format!("SELECT COUNT(*) FROM {EVALUATOR_CONFIGS} WHERE threshold IS NOT NULL")).await?;
+        let parked: Vec<i64> = column(
+            manager,
+            &format!("SELECT COUNT(*) FROM {EVALUATOR_CONFIGS} WHERE threshold IS NOT NULL"),
+        )
+        .await?;
         if parked.first().copied().unwrap_or(0) > 0 {
             archive::ensure(manager).await?;
             let value = match backend(manager) {
@@ -220,7 +254,9 @@ impl MigrationTrait for Migration {
         match backend(manager) {
             DbBackend::Sqlite => {
                 const TEMP: &str = "prompt_tracker_evaluator_configs_by_prompt";
-                manager.create_table(baseline::evaluator_configs_table(TEMP)).await?;
+                manager
+                    .create_table(baseline::evaluator_configs_table(TEMP))
+                    .await?;
                 exec(
                     manager,
                     &format!(
@@ -231,10 +267,28 @@ impl MigrationTrait for Migration {
                 sqlite_swap(manager, TEMP).await?;
             }
             _ => {
-                drop_index(manager, "index_evaluator_configs_unique_per_configurable", EVALUATOR_CONFIGS).await?;
-                drop_index(manager, "index_evaluator_configs_on_configurable", EVALUATOR_CONFIGS).await?;
-                exec(manager, &format!("ALTER TABLE {EVALUATOR_CONFIGS} ADD COLUMN prompt_id bigint")).await?;
-                exec(manager, &format!("UPDATE {EVALUATOR_CONFIGS} AS ec SET prompt_id = {OWNER_PROMPT}")).await?;
+                drop_index(
+                    manager,
+                    "index_evaluator_configs_unique_per_configurable",
+                    EVALUATOR_CONFIGS,
+                )
+                .await?;
+                drop_index(
+                    manager,
+                    "index_evaluator_configs_on_configurable",
+                    EVALUATOR_CONFIGS,
+                )
+                .await?;
+                exec(
+                    manager,
+                    &format!("ALTER TABLE {EVALUATOR_CONFIGS} ADD COLUMN prompt_id bigint"),
+                )
+                .await?;
+                exec(
+                    manager,
+                    &format!("UPDATE {EVALUATOR_CONFIGS} AS ec SET prompt_id = {OWNER_PROMPT}"),
+                )
+                .await?;
                 exec(
                     manager,
                     &format!(

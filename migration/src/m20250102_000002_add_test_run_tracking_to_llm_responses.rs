@@ -50,7 +50,12 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(LLM_RESPONSES)
-                    .add_column(ColumnDef::new("is_test_run").boolean().not_null().default(false))
+                    .add_column(
+                        ColumnDef::new("is_test_run")
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -82,8 +87,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let disagrees = format!("is_test_run <> {}", metadata_says_test_run(backend(manager)));
-        let count: Vec<i64> = column(manager, &format!("SELECT COUNT(*) FROM {LLM_RESPONSES} WHERE {disagrees}")).await?;
+        let disagrees = format!(
+            "is_test_run <> {}",
+            metadata_says_test_run(backend(manager))
+        );
+        let count: Vec<i64> = column(
+            manager,
+            &format!("SELECT COUNT(*) FROM {LLM_RESPONSES} WHERE {disagrees}"),
+        )
+        .await?;
         if count.first().copied().unwrap_or(0) > 0 {
             archive::ensure(manager).await?;
             let value = match backend(manager) {
@@ -102,7 +114,12 @@ impl MigrationTrait for Migration {
         }
         drop_index(manager, INDEX, LLM_RESPONSES).await?;
         manager
-            .alter_table(Table::alter().table(LLM_RESPONSES).drop_column("is_test_run").to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(LLM_RESPONSES)
+                    .drop_column("is_test_run")
+                    .to_owned(),
+            )
             .await
     }
 }

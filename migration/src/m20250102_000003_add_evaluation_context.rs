@@ -42,7 +42,12 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(EVALUATIONS)
-                    .add_column(string_enum(EVALUATIONS, "evaluation_context", EVALUATION_CONTEXTS, "tracked_call"))
+                    .add_column(string_enum(
+                        EVALUATIONS,
+                        "evaluation_context",
+                        EVALUATION_CONTEXTS,
+                        "tracked_call",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -75,7 +80,11 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let disagrees = format!("e.evaluation_context <> {DERIVED}");
-        let count: Vec<i64> = column(manager, &format!("SELECT COUNT(*) FROM {EVALUATIONS} e WHERE {disagrees}")).await?;
+        let count: Vec<i64> = column(
+            manager,
+            &format!("SELECT COUNT(*) FROM {EVALUATIONS} e WHERE {disagrees}"),
+        )
+        .await?;
         if count.first().copied().unwrap_or(0) > 0 {
             archive::ensure(manager).await?;
             let value = match backend(manager) {
@@ -94,7 +103,12 @@ impl MigrationTrait for Migration {
         }
         drop_index(manager, INDEX, EVALUATIONS).await?;
         manager
-            .alter_table(Table::alter().table(EVALUATIONS).drop_column("evaluation_context").to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(EVALUATIONS)
+                    .drop_column("evaluation_context")
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -124,7 +124,8 @@ fn insert_rows(backend: DbBackend) -> String {
 
 /// The JSON array a test's rows are written back as (alias `t` is the test), ordered by id.
 fn rebuilt(backend: DbBackend) -> String {
-    let owned = format!("ec.configurable_type = '{TYPE_PROMPT_TEST}' AND ec.configurable_id = t.id");
+    let owned =
+        format!("ec.configurable_type = '{TYPE_PROMPT_TEST}' AND ec.configurable_id = t.id");
     match backend {
         DbBackend::Postgres => format!(
             "(SELECT COALESCE(jsonb_agg(jsonb_build_object('evaluator_key', ec.evaluator_key, 'threshold', ec.threshold, \
@@ -191,14 +192,24 @@ impl MigrationTrait for Migration {
         .await?;
         archive::drop_if_empty(manager).await?;
         manager
-            .alter_table(Table::alter().table(PROMPT_TESTS).drop_column("evaluator_configs").to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(PROMPT_TESTS)
+                    .drop_column("evaluator_configs")
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = backend(manager);
         manager
-            .alter_table(Table::alter().table(PROMPT_TESTS).add_column(json("evaluator_configs", "[]")).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(PROMPT_TESTS)
+                    .add_column(json("evaluator_configs", "[]"))
+                    .to_owned(),
+            )
             .await?;
         exec(
             manager,
@@ -222,6 +233,12 @@ impl MigrationTrait for Migration {
             .await?;
             archive::clear(manager, NAME, PROMPT_TESTS, "evaluator_configs").await?;
         }
-        exec(manager, &format!("DELETE FROM {EVALUATOR_CONFIGS} WHERE configurable_type = '{TYPE_PROMPT_TEST}'")).await
+        exec(
+            manager,
+            &format!(
+                "DELETE FROM {EVALUATOR_CONFIGS} WHERE configurable_type = '{TYPE_PROMPT_TEST}'"
+            ),
+        )
+        .await
     }
 }

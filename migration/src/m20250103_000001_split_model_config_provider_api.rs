@@ -43,7 +43,11 @@ pub const COMPOUND_PROVIDERS: &[(&str, &str, &str)] = &[
 ];
 
 /// (provider, api) a plain provider implies (seed 002, `extract_api`).
-pub const IMPLIED_APIS: &[(&str, &str)] = &[("openai", "chat_completion"), ("anthropic", "messages"), ("google", "gemini")];
+pub const IMPLIED_APIS: &[(&str, &str)] = &[
+    ("openai", "chat_completion"),
+    ("anthropic", "messages"),
+    ("google", "gemini"),
+];
 
 fn compound_list() -> String {
     let names: Vec<&str> = COMPOUND_PROVIDERS.iter().map(|c| c.0).collect();
@@ -52,14 +56,20 @@ fn compound_list() -> String {
 
 /// `CASE <expr> WHEN 'openai_responses' THEN 'response_api' ... END`
 fn api_of_compound(expr: &str) -> String {
-    let arms: String = COMPOUND_PROVIDERS.iter().map(|(c, _, a)| format!(" WHEN '{c}' THEN '{a}'")).collect();
+    let arms: String = COMPOUND_PROVIDERS
+        .iter()
+        .map(|(c, _, a)| format!(" WHEN '{c}' THEN '{a}'"))
+        .collect();
     format!("CASE {expr}{arms} END")
 }
 
 /// `WHERE` of the `model_config` rows (alias-free) that `up` rewrites.
 fn compound_config(backend: DbBackend) -> String {
     match backend {
-        DbBackend::Postgres => format!("jsonb_typeof(model_config) = 'object' AND model_config->>'provider' {}", compound_list()),
+        DbBackend::Postgres => format!(
+            "jsonb_typeof(model_config) = 'object' AND model_config->>'provider' {}",
+            compound_list()
+        ),
         _ => format!(
             "json_valid(model_config) AND json_type(model_config) = 'object' AND json_extract(model_config, '$.provider') {}",
             compound_list()
@@ -115,11 +125,25 @@ impl MigrationTrait for Migration {
         archive::drop_if_empty(manager).await?;
 
         manager
-            .alter_table(Table::alter().table(LLM_RESPONSES).add_column(ColumnDef::new("api").string()).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(LLM_RESPONSES)
+                    .add_column(ColumnDef::new("api").string())
+                    .to_owned(),
+            )
             .await?;
-        let implied: String = IMPLIED_APIS.iter().map(|(p, a)| format!(" WHEN '{p}' THEN '{a}'")).collect();
-        let compound_arms: String = COMPOUND_PROVIDERS.iter().map(|(c, _, a)| format!(" WHEN '{c}' THEN '{a}'")).collect();
-        let provider_arms: String = COMPOUND_PROVIDERS.iter().map(|(c, p, _)| format!(" WHEN '{c}' THEN '{p}'")).collect();
+        let implied: String = IMPLIED_APIS
+            .iter()
+            .map(|(p, a)| format!(" WHEN '{p}' THEN '{a}'"))
+            .collect();
+        let compound_arms: String = COMPOUND_PROVIDERS
+            .iter()
+            .map(|(c, _, a)| format!(" WHEN '{c}' THEN '{a}'"))
+            .collect();
+        let provider_arms: String = COMPOUND_PROVIDERS
+            .iter()
+            .map(|(c, p, _)| format!(" WHEN '{c}' THEN '{p}'"))
+            .collect();
         let mut known: Vec<&str> = COMPOUND_PROVIDERS.iter().map(|c| c.0).collect();
         known.extend(IMPLIED_APIS.iter().map(|i| i.0));
         exec(
@@ -162,7 +186,12 @@ impl MigrationTrait for Migration {
         .await?;
         drop_index(manager, INDEX, LLM_RESPONSES).await?;
         manager
-            .alter_table(Table::alter().table(LLM_RESPONSES).drop_column("api").to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(LLM_RESPONSES)
+                    .drop_column("api")
+                    .to_owned(),
+            )
             .await?;
 
         if archive::exists(manager).await? {

@@ -92,12 +92,17 @@ pub async fn exec(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
 }
 
 /// Runs a query and returns the first column of every row.
-pub async fn column<T: TryGetable>(manager: &SchemaManager<'_>, sql: &str) -> Result<Vec<T>, DbErr> {
+pub async fn column<T: TryGetable>(
+    manager: &SchemaManager<'_>,
+    sql: &str,
+) -> Result<Vec<T>, DbErr> {
     let rows = manager
         .get_connection()
         .query_all_raw(Statement::from_string(backend(manager), sql.to_owned()))
         .await?;
-    rows.iter().map(|row| row.try_get_by_index::<T>(0)).collect()
+    rows.iter()
+        .map(|row| row.try_get_by_index::<T>(0))
+        .collect()
 }
 
 /// Stops the migration with an error naming the rows it cannot place, when `sql` (a query
@@ -135,7 +140,11 @@ pub async fn index(
 }
 
 /// Drops an index if it exists.
-pub async fn drop_index(manager: &SchemaManager<'_>, name: &str, table: &'static str) -> Result<(), DbErr> {
+pub async fn drop_index(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: &'static str,
+) -> Result<(), DbErr> {
     manager
         .drop_index(Index::drop().if_exists().name(name).table(table).to_owned())
         .await

@@ -92,7 +92,10 @@ async fn legacy(db: &TestDb) {
 }
 
 async fn applied(db: &TestDb) -> usize {
-    Migrator::get_applied_migrations(&db.conn).await.expect("status").len()
+    Migrator::get_applied_migrations(&db.conn)
+        .await
+        .expect("status")
+        .len()
 }
 
 /// Seed 000's Validation Checklist and seed 002's Success Criteria 1 and 5, on [`LEGACY`].
@@ -102,11 +105,36 @@ async fn check_migrated(db: &TestDb) {
     let owners = db
         .rows("SELECT id, configurable_type AS t, configurable_id AS o, threshold FROM prompt_tracker_evaluator_configs WHERE id <= 4 ORDER BY id")
         .await;
-    let got: Vec<(i64, &str, i64)> = owners.iter().map(|r| (r["id"].as_i64().unwrap(), r["t"].as_str().unwrap(), r["o"].as_i64().unwrap())).collect();
-    assert_eq!(got, vec![(1, VERSION, 2), (2, VERSION, 2), (3, VERSION, 4), (4, PROMPT, 3)]);
+    let got: Vec<(i64, &str, i64)> = owners
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().unwrap(),
+                r["t"].as_str().unwrap(),
+                r["o"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, VERSION, 2),
+            (2, VERSION, 2),
+            (3, VERSION, 4),
+            (4, PROMPT, 3)
+        ]
+    );
     assert!(owners.iter().all(|r| r["threshold"].is_null()));
-    assert_eq!(db.json("SELECT config FROM prompt_tracker_evaluator_configs WHERE id = 1").await, json!({"required_keywords": ["hello"]}));
-    assert!(!db.columns("prompt_tracker_evaluator_configs").await.contains(&"prompt_id".to_owned()));
+    assert_eq!(
+        db.json("SELECT config FROM prompt_tracker_evaluator_configs WHERE id = 1")
+            .await,
+        json!({"required_keywords": ["hello"]})
+    );
+    assert!(
+        !db.columns("prompt_tracker_evaluator_configs")
+            .await
+            .contains(&"prompt_id".to_owned())
+    );
 
     // No orphaned EvaluatorConfig: every owner exists.
     let orphans = db
@@ -120,14 +148,25 @@ async fn check_migrated(db: &TestDb) {
     assert_eq!(orphans, 0, "orphaned evaluator configs");
 
     // LlmResponse.is_test_run: JSON true and "true" only.
-    let flags = db.rows("SELECT id, is_test_run FROM prompt_tracker_llm_responses ORDER BY id").await;
-    let test_runs: Vec<i64> = flags.iter().filter(|r| r["is_test_run"] == json!(true)).map(|r| r["id"].as_i64().unwrap()).collect();
+    let flags = db
+        .rows("SELECT id, is_test_run FROM prompt_tracker_llm_responses ORDER BY id")
+        .await;
+    let test_runs: Vec<i64> = flags
+        .iter()
+        .filter(|r| r["is_test_run"] == json!(true))
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(test_runs, vec![1, 2]);
 
     // Evaluation.evaluation_context follows the response.
-    let contexts = db.rows("SELECT id, evaluation_context AS c FROM prompt_tracker_evaluations ORDER BY id").await;
+    let contexts = db
+        .rows("SELECT id, evaluation_context AS c FROM prompt_tracker_evaluations ORDER BY id")
+        .await;
     let contexts: Vec<&str> = contexts.iter().map(|r| r["c"].as_str().unwrap()).collect();
-    assert_eq!(contexts, vec!["test_run", "test_run", "tracked_call", "tracked_call"]);
+    assert_eq!(
+        contexts,
+        vec!["test_run", "test_run", "tracked_call", "tracked_call"]
+    );
 
     // PromptTest evaluator_configs became rows, in array order, with the seed's defaults.
     let rows = db
@@ -136,8 +175,27 @@ async fn check_migrated(db: &TestDb) {
              FROM prompt_tracker_evaluator_configs WHERE configurable_type = '{TEST}' ORDER BY id"
         ))
         .await;
-    let got: Vec<(i64, &str, i64)> = rows.iter().map(|r| (r["test"].as_i64().unwrap(), r["k"].as_str().unwrap(), r["threshold"].as_i64().unwrap())).collect();
-    assert_eq!(got, vec![(1, "keyword", 90), (1, "length", 80), (3, "format", 75), (4, "exact_match", 80), (5, "keyword", 0), (5, "length", 100)]);
+    let got: Vec<(i64, &str, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["test"].as_i64().unwrap(),
+                r["k"].as_str().unwrap(),
+                r["threshold"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "keyword", 90),
+            (1, "length", 80),
+            (3, "format", 75),
+            (4, "exact_match", 80),
+            (5, "keyword", 0),
+            (5, "length", 100)
+        ]
+    );
     for r in &rows {
         assert_eq!(r["enabled"], json!(true), "{r}");
         assert_eq!(r["run_mode"], "sync", "{r}");
@@ -145,9 +203,32 @@ async fn check_migrated(db: &TestDb) {
         assert_eq!(r["w"].as_f64(), Some(1.0), "{r}");
     }
     let configs = db.rows(&format!("SELECT config FROM prompt_tracker_evaluator_configs WHERE configurable_type = '{TEST}' ORDER BY id")).await;
-    let configs: Vec<Value> = configs.iter().map(|r| if let Value::String(s) = &r["config"] { serde_json::from_str(s).unwrap() } else { r["config"].clone() }).collect();
-    assert_eq!(configs, vec![json!({"required_keywords": ["Ada"]}), json!({}), json!({"format": "json"}), json!({}), json!({}), json!({"max_length": 10})]);
-    assert!(!db.columns("prompt_tracker_prompt_tests").await.contains(&"evaluator_configs".to_owned()));
+    let configs: Vec<Value> = configs
+        .iter()
+        .map(|r| {
+            if let Value::String(s) = &r["config"] {
+                serde_json::from_str(s).unwrap()
+            } else {
+                r["config"].clone()
+            }
+        })
+        .collect();
+    assert_eq!(
+        configs,
+        vec![
+            json!({"required_keywords": ["Ada"]}),
+            json!({}),
+            json!({"format": "json"}),
+            json!({}),
+            json!({}),
+            json!({"max_length": 10})
+        ]
+    );
+    assert!(
+        !db.columns("prompt_tracker_prompt_tests")
+            .await
+            .contains(&"evaluator_configs".to_owned())
+    );
 
     // All indexes created.
     let indexes = db.indexes().await;
@@ -158,9 +239,15 @@ async fn check_migrated(db: &TestDb) {
         "index_prompt_tracker_evaluations_on_evaluation_context",
         "index_prompt_tracker_llm_responses_on_provider_and_api",
     ] {
-        assert!(indexes.contains(&name.to_owned()), "missing index {name}: {indexes:?}");
+        assert!(
+            indexes.contains(&name.to_owned()),
+            "missing index {name}: {indexes:?}"
+        );
     }
-    assert!(!indexes.iter().any(|i| i.contains("on_prompt_id_and_key")), "{indexes:?}");
+    assert!(
+        !indexes.iter().any(|i| i.contains("on_prompt_id_and_key")),
+        "{indexes:?}"
+    );
 
     // Foreign keys intact (and none left from evaluator configs to prompts).
     assert_eq!(foreign_keys(db).await, expected_foreign_keys(false));
@@ -178,13 +265,31 @@ async fn check_migrated(db: &TestDb) {
         json!({"provider": "openai", "api": "assistants_api", "model": "gpt-4o"}),
     ];
     for (i, expected) in expected_versions.iter().enumerate() {
-        let got = db.json(&format!("SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = {}", i + 1)).await;
+        let got = db
+            .json(&format!(
+                "SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = {}",
+                i + 1
+            ))
+            .await;
         assert_eq!(&got, expected, "version {}", i + 1);
     }
-    assert_eq!(db.json("SELECT model_config FROM prompt_tracker_prompt_tests WHERE id = 3").await, json!({"provider": "openai", "api": "response_api", "model": "gpt-4o"}));
-    assert_eq!(db.json("SELECT model_config FROM prompt_tracker_prompt_tests WHERE id = 5").await, json!({"provider": "openai", "api": "assistants_api"}));
-    let responses = db.rows("SELECT id, provider, api FROM prompt_tracker_llm_responses ORDER BY id").await;
-    let responses: Vec<(&str, Option<&str>)> = responses.iter().map(|r| (r["provider"].as_str().unwrap(), r["api"].as_str())).collect();
+    assert_eq!(
+        db.json("SELECT model_config FROM prompt_tracker_prompt_tests WHERE id = 3")
+            .await,
+        json!({"provider": "openai", "api": "response_api", "model": "gpt-4o"})
+    );
+    assert_eq!(
+        db.json("SELECT model_config FROM prompt_tracker_prompt_tests WHERE id = 5")
+            .await,
+        json!({"provider": "openai", "api": "assistants_api"})
+    );
+    let responses = db
+        .rows("SELECT id, provider, api FROM prompt_tracker_llm_responses ORDER BY id")
+        .await;
+    let responses: Vec<(&str, Option<&str>)> = responses
+        .iter()
+        .map(|r| (r["provider"].as_str().unwrap(), r["api"].as_str()))
+        .collect();
     assert_eq!(
         responses,
         vec![
@@ -202,15 +307,33 @@ async fn check_migrated(db: &TestDb) {
     );
 
     // Seed 002, Success Criterion 5: no compound provider value anywhere.
-    let compound = |table: &str, expr: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE {expr} IN ('openai_responses', 'openai_assistants')");
+    let compound = |table: &str, expr: &str| {
+        format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE {expr} IN ('openai_responses', 'openai_assistants')"
+        )
+    };
     let (v, t) = if db.is_postgres() {
         ("model_config->>'provider'", "model_config->>'provider'")
     } else {
-        ("json_extract(model_config, '$.provider')", "json_extract(model_config, '$.provider')")
+        (
+            "json_extract(model_config, '$.provider')",
+            "json_extract(model_config, '$.provider')",
+        )
     };
-    assert_eq!(db.count(&compound("prompt_tracker_prompt_versions", v)).await, 0);
-    assert_eq!(db.count(&compound("prompt_tracker_prompt_tests", t)).await, 0);
-    assert_eq!(db.count(&compound("prompt_tracker_llm_responses", "provider")).await, 0);
+    assert_eq!(
+        db.count(&compound("prompt_tracker_prompt_versions", v))
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count(&compound("prompt_tracker_prompt_tests", t)).await,
+        0
+    );
+    assert_eq!(
+        db.count(&compound("prompt_tracker_llm_responses", "provider"))
+            .await,
+        0
+    );
 
     // Data nobody migrates is untouched.
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM prompt_tracker_prompt_test_runs WHERE status = 'passed' AND llm_response_id = 1").await, 1);
@@ -230,15 +353,32 @@ async fn foreign_keys(db: &TestDb) -> Vec<(String, String, String)> {
             )
             .await;
         for r in rows {
-            out.push((r["t"].as_str().unwrap().to_owned(), r["c"].as_str().unwrap().to_owned(), r["r"].as_str().unwrap().to_owned()));
+            out.push((
+                r["t"].as_str().unwrap().to_owned(),
+                r["c"].as_str().unwrap().to_owned(),
+                r["r"].as_str().unwrap().to_owned(),
+            ));
         }
     } else {
         for table in db.tables().await {
-            for r in db.rows(&format!("SELECT \"from\" AS c, \"table\" AS r FROM pragma_foreign_key_list('{table}')")).await {
-                out.push((table.clone(), r["c"].as_str().unwrap().to_owned(), r["r"].as_str().unwrap().to_owned()));
+            for r in db
+                .rows(&format!(
+                    "SELECT \"from\" AS c, \"table\" AS r FROM pragma_foreign_key_list('{table}')"
+                ))
+                .await
+            {
+                out.push((
+                    table.clone(),
+                    r["c"].as_str().unwrap().to_owned(),
+                    r["r"].as_str().unwrap().to_owned(),
+                ));
             }
         }
-        assert_eq!(db.rows("SELECT * FROM pragma_foreign_key_check").await, Vec::<Value>::new(), "foreign key violations");
+        assert_eq!(
+            db.rows("SELECT * FROM pragma_foreign_key_check").await,
+            Vec::<Value>::new(),
+            "foreign key violations"
+        );
     }
     out.sort();
     out
@@ -246,18 +386,53 @@ async fn foreign_keys(db: &TestDb) -> Vec<(String, String, String)> {
 
 fn expected_foreign_keys(with_evaluator_config_prompt: bool) -> Vec<(String, String, String)> {
     let mut fks = vec![
-        ("prompt_tracker_evaluations", "llm_response_id", "prompt_tracker_llm_responses"),
-        ("prompt_tracker_llm_responses", "prompt_version_id", "prompt_tracker_prompt_versions"),
-        ("prompt_tracker_prompt_test_runs", "llm_response_id", "prompt_tracker_llm_responses"),
-        ("prompt_tracker_prompt_test_runs", "prompt_test_id", "prompt_tracker_prompt_tests"),
-        ("prompt_tracker_prompt_test_runs", "prompt_version_id", "prompt_tracker_prompt_versions"),
-        ("prompt_tracker_prompt_tests", "prompt_version_id", "prompt_tracker_prompt_versions"),
-        ("prompt_tracker_prompt_versions", "prompt_id", "prompt_tracker_prompts"),
+        (
+            "prompt_tracker_evaluations",
+            "llm_response_id",
+            "prompt_tracker_llm_responses",
+        ),
+        (
+            "prompt_tracker_llm_responses",
+            "prompt_version_id",
+            "prompt_tracker_prompt_versions",
+        ),
+        (
+            "prompt_tracker_prompt_test_runs",
+            "llm_response_id",
+            "prompt_tracker_llm_responses",
+        ),
+        (
+            "prompt_tracker_prompt_test_runs",
+            "prompt_test_id",
+            "prompt_tracker_prompt_tests",
+        ),
+        (
+            "prompt_tracker_prompt_test_runs",
+            "prompt_version_id",
+            "prompt_tracker_prompt_versions",
+        ),
+        (
+            "prompt_tracker_prompt_tests",
+            "prompt_version_id",
+            "prompt_tracker_prompt_versions",
+        ),
+        (
+            "prompt_tracker_prompt_versions",
+            "prompt_id",
+            "prompt_tracker_prompts",
+        ),
     ];
     if with_evaluator_config_prompt {
-        fks.push(("prompt_tracker_evaluator_configs", "prompt_id", "prompt_tracker_prompts"));
+        fks.push((
+            "prompt_tracker_evaluator_configs",
+            "prompt_id",
+            "prompt_tracker_prompts",
+        ));
     }
-    let mut fks: Vec<(String, String, String)> = fks.into_iter().map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())).collect();
+    let mut fks: Vec<(String, String, String)> = fks
+        .into_iter()
+        .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+        .collect();
     fks.sort();
     fks
 }
@@ -271,30 +446,47 @@ async fn legacy_data_migrates_and_every_step_reverses_exactly(db: TestDb) {
     snapshots.insert(1, db.dump().await);
     let total = Migrator::migrations().len();
     for level in 2..=total {
-        Migrator::up(&db.conn, Some(1)).await.unwrap_or_else(|e| panic!("up to level {level}: {e}"));
+        Migrator::up(&db.conn, Some(1))
+            .await
+            .unwrap_or_else(|e| panic!("up to level {level}: {e}"));
         snapshots.insert(level, db.dump().await);
     }
     assert_eq!(applied(&db).await, total);
     check_migrated(&db).await;
 
     for level in (1..total).rev() {
-        Migrator::down(&db.conn, Some(1)).await.unwrap_or_else(|e| panic!("down to level {level}: {e}"));
+        Migrator::down(&db.conn, Some(1))
+            .await
+            .unwrap_or_else(|e| panic!("down to level {level}: {e}"));
         assert_eq!(applied(&db).await, level);
         let now = db.dump().await;
         let then = &snapshots[&level];
-        assert_eq!(now.keys().collect::<Vec<_>>(), then.keys().collect::<Vec<_>>(), "tables at level {level}");
+        assert_eq!(
+            now.keys().collect::<Vec<_>>(),
+            then.keys().collect::<Vec<_>>(),
+            "tables at level {level}"
+        );
         for (table, rows) in then {
-            assert_eq!(&now[table], rows, "table {table} after going down to level {level}");
+            assert_eq!(
+                &now[table], rows,
+                "table {table} after going down to level {level}"
+            );
         }
     }
     // Back at the baseline: `prompt_id` is NOT NULL again with its foreign key and unique index.
     assert_eq!(foreign_keys(&db).await, expected_foreign_keys(true));
     let err = db
         .conn
-        .execute_unprepared("INSERT INTO prompt_tracker_evaluator_configs (evaluator_key) VALUES ('x')")
+        .execute_unprepared(
+            "INSERT INTO prompt_tracker_evaluator_configs (evaluator_key) VALUES ('x')",
+        )
         .await;
     assert!(err.is_err(), "prompt_id must be NOT NULL again");
-    assert!(db.indexes().await.contains(&"index_prompt_tracker_evaluator_configs_on_prompt_id_and_key".to_owned()));
+    assert!(
+        db.indexes()
+            .await
+            .contains(&"index_prompt_tracker_evaluator_configs_on_prompt_id_and_key".to_owned())
+    );
 
     Migrator::up(&db.conn, None).await.expect("up again");
     check_migrated(&db).await;
@@ -305,10 +497,14 @@ async fn legacy_data_migrates_and_every_step_reverses_exactly(db: TestDb) {
 async fn values_written_after_up_survive_down_and_up(db: TestDb) {
     legacy(&db).await;
     Migrator::up(&db.conn, None).await.expect("up");
-    db.exec("UPDATE prompt_tracker_evaluator_configs SET threshold = 70 WHERE id = 1").await;
-    db.exec("UPDATE prompt_tracker_llm_responses SET is_test_run = TRUE WHERE id = 5").await;
-    db.exec("UPDATE prompt_tracker_llm_responses SET is_test_run = FALSE WHERE id = 2").await;
-    db.exec("UPDATE prompt_tracker_evaluations SET evaluation_context = 'manual' WHERE id = 3").await;
+    db.exec("UPDATE prompt_tracker_evaluator_configs SET threshold = 70 WHERE id = 1")
+        .await;
+    db.exec("UPDATE prompt_tracker_llm_responses SET is_test_run = TRUE WHERE id = 5")
+        .await;
+    db.exec("UPDATE prompt_tracker_llm_responses SET is_test_run = FALSE WHERE id = 2")
+        .await;
+    db.exec("UPDATE prompt_tracker_evaluations SET evaluation_context = 'manual' WHERE id = 3")
+        .await;
     db.exec(&format!(
         "UPDATE prompt_tracker_evaluator_configs SET enabled = FALSE, weight = 0, run_mode = 'async', priority = 3, threshold = 55
          WHERE configurable_type = '{TEST}' AND configurable_id = 5 AND evaluator_key = 'keyword'"
@@ -317,26 +513,47 @@ async fn values_written_after_up_survive_down_and_up(db: TestDb) {
     db.exec(r#"UPDATE prompt_tracker_prompt_versions SET model_config = '{"provider": "anthropic", "api": "messages", "model": "claude-sonnet-4"}' WHERE id = 1"#).await;
     let before = db.dump().await;
 
-    Migrator::down(&db.conn, Some(5)).await.expect("down to the baseline");
+    Migrator::down(&db.conn, Some(5))
+        .await
+        .expect("down to the baseline");
     assert_eq!(applied(&db).await, 1);
     // The edited test configs went back into the JSON column with all their fields.
-    let json = db.json("SELECT evaluator_configs FROM prompt_tracker_prompt_tests WHERE id = 5").await;
+    let json = db
+        .json("SELECT evaluator_configs FROM prompt_tracker_prompt_tests WHERE id = 5")
+        .await;
     assert_eq!(json[0]["evaluator_key"], "keyword");
     assert_eq!(json[0]["enabled"], false);
     assert_eq!(json[0]["threshold"], 55);
     // Unchanged tests got their legacy JSON back verbatim (no defaults written into it).
     assert_eq!(
-        db.json("SELECT evaluator_configs FROM prompt_tracker_prompt_tests WHERE id = 1").await,
+        db.json("SELECT evaluator_configs FROM prompt_tracker_prompt_tests WHERE id = 1")
+            .await,
         json!([{"evaluator_key": "keyword", "threshold": 90, "config": {"required_keywords": ["Ada"]}}, {"evaluator_key": "length"}])
     );
-    assert_eq!(db.json("SELECT evaluator_configs FROM prompt_tracker_prompt_tests WHERE id = 3").await[0]["threshold"], "75");
+    assert_eq!(
+        db.json("SELECT evaluator_configs FROM prompt_tracker_prompt_tests WHERE id = 3")
+            .await[0]["threshold"],
+        "75"
+    );
     // A config edited after up keeps its new form; the untouched compound one is compound again.
-    assert_eq!(db.json("SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = 1").await["provider"], "anthropic");
-    assert_eq!(db.json("SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = 2").await["provider"], "openai_assistants");
+    assert_eq!(
+        db.json("SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = 1")
+            .await["provider"],
+        "anthropic"
+    );
+    assert_eq!(
+        db.json("SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = 2")
+            .await["provider"],
+        "openai_assistants"
+    );
 
     Migrator::up(&db.conn, None).await.expect("up again");
     let after = db.dump().await;
-    for table in ["prompt_tracker_llm_responses", "prompt_tracker_evaluations", "prompt_tracker_prompt_versions"] {
+    for table in [
+        "prompt_tracker_llm_responses",
+        "prompt_tracker_evaluations",
+        "prompt_tracker_prompt_versions",
+    ] {
         assert_eq!(after[table], before[table], "{table}");
     }
     let strip = |rows: &Vec<Value>| -> Vec<Value> {
@@ -351,7 +568,10 @@ async fn values_written_after_up_survive_down_and_up(db: TestDb) {
             })
             .collect()
     };
-    assert_eq!(strip(&after["prompt_tracker_evaluator_configs"]), strip(&before["prompt_tracker_evaluator_configs"]));
+    assert_eq!(
+        strip(&after["prompt_tracker_evaluator_configs"]),
+        strip(&before["prompt_tracker_evaluator_configs"])
+    );
     // What `down` parked was taken back; what remains is `up`'s record of rewritten values.
     let parked = db
         .count(&format!(
@@ -374,13 +594,27 @@ async fn polymorphic_down_refuses_colliding_configs(db: TestDb) {
          VALUES ('{VERSION}', 3, 'keyword', '{{}}', 'sync', '2025-02-01 00:00:00', '2025-02-01 00:00:00')"
     ))
     .await;
-    let id = db.count("SELECT MAX(id) AS n FROM prompt_tracker_evaluator_configs").await;
-    Migrator::down(&db.conn, Some(4)).await.expect("down to level 2");
+    let id = db
+        .count("SELECT MAX(id) AS n FROM prompt_tracker_evaluator_configs")
+        .await;
+    Migrator::down(&db.conn, Some(4))
+        .await
+        .expect("down to level 2");
     let before = db.dump().await;
-    let err = Migrator::down(&db.conn, Some(1)).await.expect_err("must refuse").to_string();
-    assert!(err.contains("Row ids: 1, ") && err.contains(&id.to_string()), "{err}");
+    let err = Migrator::down(&db.conn, Some(1))
+        .await
+        .expect_err("must refuse")
+        .to_string();
+    assert!(
+        err.contains("Row ids: 1, ") && err.contains(&id.to_string()),
+        "{err}"
+    );
     assert_eq!(applied(&db).await, 2);
-    assert_eq!(db.dump().await, before, "a refused migration changes nothing");
+    assert_eq!(
+        db.dump().await,
+        before,
+        "a refused migration changes nothing"
+    );
 }
 
 /// `up` of the test-config migration refuses entries it cannot place, naming the tests, and
@@ -389,7 +623,10 @@ async fn test_config_up_refuses_unplaceable_entries(db: TestDb) {
     legacy(&db).await;
     let bad = [
         (6, r#"[{"threshold": 80}]"#),
-        (7, r#"[{"evaluator_key": "keyword"}, {"evaluator_key": "keyword"}]"#),
+        (
+            7,
+            r#"[{"evaluator_key": "keyword"}, {"evaluator_key": "keyword"}]"#,
+        ),
         (8, r#"[{"evaluator_key": "keyword", "threshold": 180}]"#),
         (9, r#"[{"evaluator_key": "keyword", "threshold": "high"}]"#),
         (10, r#"{"evaluator_key": "keyword"}"#),
@@ -404,19 +641,30 @@ async fn test_config_up_refuses_unplaceable_entries(db: TestDb) {
         ))
         .await;
     }
-    Migrator::up(&db.conn, Some(3)).await.expect("up to level 4");
+    Migrator::up(&db.conn, Some(3))
+        .await
+        .expect("up to level 4");
     let before = db.dump().await;
-    let err = Migrator::up(&db.conn, Some(1)).await.expect_err("must refuse").to_string();
+    let err = Migrator::up(&db.conn, Some(1))
+        .await
+        .expect_err("must refuse")
+        .to_string();
     assert!(err.contains("Row ids: 6, 7, 8, 9, 10, 11, 12, 13"), "{err}");
     assert_eq!(applied(&db).await, 4);
-    assert_eq!(db.dump().await, before, "a refused migration changes nothing");
+    assert_eq!(
+        db.dump().await,
+        before,
+        "a refused migration changes nothing"
+    );
 }
 
 /// A database that PromptTracker created (baseline tables, no migration table) is adopted.
 async fn existing_prompt_tracker_database_is_adopted(db: TestDb) {
     legacy(&db).await;
     db.exec("DROP TABLE seaql_migrations").await;
-    Migrator::up(&db.conn, None).await.expect("adopt and migrate");
+    Migrator::up(&db.conn, None)
+        .await
+        .expect("adopt and migrate");
     check_migrated(&db).await;
 }
 

@@ -3,11 +3,16 @@
 
 use entity::evaluator_config::{ConfigurableType, RunMode};
 use entity::prelude::*;
-use entity::{evaluation, evaluator_config, llm_response, prompt, prompt_test, prompt_test_run, prompt_version};
+use entity::{
+    evaluation, evaluator_config, llm_response, prompt, prompt_test, prompt_test_run,
+    prompt_version,
+};
 use migration::{Migrator, MigratorTrait};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::ColumnType;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityName, EntityTrait, IdenStatic, Iterable, ModelTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, QueryFilter, Set,
+};
 use serde_json::json;
 
 use crate::db_tests;
@@ -23,7 +28,9 @@ fn family(t: &ColumnType) -> (&'static str, &'static str) {
         ColumnType::Boolean => ("boolean", "boolean"),
         ColumnType::JsonBinary => ("jsonb", "jsonb_text"),
         ColumnType::Decimal(_) => ("numeric", "real"),
-        ColumnType::DateTime | ColumnType::Timestamp => ("timestamp without time zone", "timestamp_text"),
+        ColumnType::DateTime | ColumnType::Timestamp => {
+            ("timestamp without time zone", "timestamp_text")
+        }
         other => panic!("no mapping for {other:?}"),
     }
 }
@@ -36,7 +43,9 @@ async fn check_entity<E: EntityTrait>(db: &TestDb, entity: E) {
              FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position"
         )
     } else {
-        format!("SELECT name, lower(type) AS kind, (\"notnull\" = 0 AND pk = 0) AS nullable FROM pragma_table_info('{table}') ORDER BY cid")
+        format!(
+            "SELECT name, lower(type) AS kind, (\"notnull\" = 0 AND pk = 0) AS nullable FROM pragma_table_info('{table}') ORDER BY cid"
+        )
     };
     let mut actual: Vec<(String, String, bool)> = db
         .rows(&sql)
@@ -44,14 +53,22 @@ async fn check_entity<E: EntityTrait>(db: &TestDb, entity: E) {
         .iter()
         .map(|r| {
             let nullable = r["nullable"] == json!(true) || r["nullable"] == json!(1);
-            (r["name"].as_str().unwrap().to_owned(), r["kind"].as_str().unwrap().to_owned(), nullable)
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["kind"].as_str().unwrap().to_owned(),
+                nullable,
+            )
         })
         .collect();
     let mut expected: Vec<(String, String, bool)> = E::Column::iter()
         .map(|c| {
             let def = c.def();
             let (pg, sqlite) = family(def.get_column_type());
-            (c.as_str().to_owned(), if db.is_postgres() { pg } else { sqlite }.to_owned(), def.is_null())
+            (
+                c.as_str().to_owned(),
+                if db.is_postgres() { pg } else { sqlite }.to_owned(),
+                def.is_null(),
+            )
         })
         .collect();
     actual.sort();
@@ -96,13 +113,19 @@ async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: T
     .insert(c)
     .await
     .expect("prompt");
-    let legacy_config: entity::ModelConfig = serde_json::from_value(json!({"provider": "openai_responses", "model": "gpt-4o", "seed": 1})).unwrap();
+    let legacy_config: entity::ModelConfig = serde_json::from_value(
+        json!({"provider": "openai_responses", "model": "gpt-4o", "seed": 1}),
+    )
+    .unwrap();
     let v = prompt_version::ActiveModel {
         prompt_id: Set(p.id),
         user_prompt: Set("Hello {{name}}".into()),
         version_number: Set(1),
         status: Set(prompt_version::VersionStatus::Active),
-        variables_schema: Set(serde_json::from_value(json!([{"name": "name", "type": "string", "required": true}])).unwrap()),
+        variables_schema: Set(serde_json::from_value(
+            json!([{"name": "name", "type": "string", "required": true}]),
+        )
+        .unwrap()),
         model_config: Set(legacy_config),
         created_at: Set(now),
         updated_at: Set(now),
@@ -112,9 +135,20 @@ async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: T
     .await
     .expect("version");
     // Written in the new form.
-    let stored = db.json(&format!("SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = {}", v.id)).await;
-    assert_eq!(stored, json!({"provider": "openai", "api": "response_api", "model": "gpt-4o", "seed": 1}));
-    assert_eq!(v.model_config.api_type(), entity::model_config::ApiType::OpenaiResponseApi);
+    let stored = db
+        .json(&format!(
+            "SELECT model_config FROM prompt_tracker_prompt_versions WHERE id = {}",
+            v.id
+        ))
+        .await;
+    assert_eq!(
+        stored,
+        json!({"provider": "openai", "api": "response_api", "model": "gpt-4o", "seed": 1})
+    );
+    assert_eq!(
+        v.model_config.api_type(),
+        entity::model_config::ApiType::OpenaiResponseApi
+    );
 
     let t = prompt_test::ActiveModel {
         prompt_version_id: Set(v.id),
@@ -147,19 +181,63 @@ async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: T
         ..Default::default()
     };
     // Same owner id, different owner types: the relations must tell them apart.
-    let on_version = config(ConfigurableType::PromptVersion, v.id, "keyword").insert(c).await.expect("config");
-    let on_test = config(ConfigurableType::PromptTest, t.id, "length").insert(c).await.expect("config");
-    config(ConfigurableType::PromptTest, v.id, "format").insert(c).await.expect("config");
+    let on_version = config(ConfigurableType::PromptVersion, v.id, "keyword")
+        .insert(c)
+        .await
+        .expect("config");
+    let on_test = config(ConfigurableType::PromptTest, t.id, "length")
+        .insert(c)
+        .await
+        .expect("config");
+    config(ConfigurableType::PromptTest, v.id, "format")
+        .insert(c)
+        .await
+        .expect("config");
     assert_eq!(on_version.weight, Decimal::new(150, 2));
 
-    let of_version = v.find_related(EvaluatorConfig).all(c).await.expect("version configs");
-    assert_eq!(of_version.iter().map(|m| m.id).collect::<Vec<_>>(), vec![on_version.id]);
-    let of_test = t.find_related(EvaluatorConfig).all(c).await.expect("test configs");
+    let of_version = v
+        .find_related(EvaluatorConfig)
+        .all(c)
+        .await
+        .expect("version configs");
+    assert_eq!(
+        of_version.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![on_version.id]
+    );
+    let of_test = t
+        .find_related(EvaluatorConfig)
+        .all(c)
+        .await
+        .expect("test configs");
     let test_keys: Vec<&str> = of_test.iter().map(|m| m.evaluator_key.as_str()).collect();
     assert!(test_keys.contains(&"length"), "{test_keys:?}");
-    assert_eq!(on_version.find_related(PromptVersion).one(c).await.expect("owner").map(|m| m.id), Some(v.id));
-    assert_eq!(on_test.find_related(PromptTest).one(c).await.expect("owner").map(|m| m.id), Some(t.id));
-    assert_eq!(on_test.find_related(PromptVersion).one(c).await.expect("owner"), None, "a test's config has no version");
+    assert_eq!(
+        on_version
+            .find_related(PromptVersion)
+            .one(c)
+            .await
+            .expect("owner")
+            .map(|m| m.id),
+        Some(v.id)
+    );
+    assert_eq!(
+        on_test
+            .find_related(PromptTest)
+            .one(c)
+            .await
+            .expect("owner")
+            .map(|m| m.id),
+        Some(t.id)
+    );
+    assert_eq!(
+        on_test
+            .find_related(PromptVersion)
+            .one(c)
+            .await
+            .expect("owner"),
+        None,
+        "a test's config has no version"
+    );
     let with_configs = PromptVersion::find()
         .find_with_related(EvaluatorConfig)
         .filter(prompt_version::Column::Id.eq(v.id))
@@ -225,12 +303,24 @@ async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: T
     .expect("run");
 
     assert_eq!(Prompt::find_by_id(p.id).one(c).await.unwrap(), Some(p));
-    assert_eq!(PromptVersion::find_by_id(v.id).one(c).await.unwrap(), Some(v.clone()));
+    assert_eq!(
+        PromptVersion::find_by_id(v.id).one(c).await.unwrap(),
+        Some(v.clone())
+    );
     assert_eq!(PromptTest::find_by_id(t.id).one(c).await.unwrap(), Some(t));
-    assert_eq!(LlmResponse::find_by_id(r.id).one(c).await.unwrap(), Some(r.clone()));
+    assert_eq!(
+        LlmResponse::find_by_id(r.id).one(c).await.unwrap(),
+        Some(r.clone())
+    );
     assert_eq!(Evaluation::find_by_id(e.id).one(c).await.unwrap(), Some(e));
-    assert_eq!(PromptTestRun::find_by_id(run.id).one(c).await.unwrap(), Some(run));
+    assert_eq!(
+        PromptTestRun::find_by_id(run.id).one(c).await.unwrap(),
+        Some(run)
+    );
     assert_eq!(r.find_related(Evaluation).all(c).await.unwrap().len(), 1);
 }
 
-db_tests!(entities_match_the_migrated_schema, every_entity_round_trips_and_polymorphic_relations_work_both_ways);
+db_tests!(
+    entities_match_the_migrated_schema,
+    every_entity_round_trips_and_polymorphic_relations_work_both_ways
+);

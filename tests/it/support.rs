@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, FromQueryResult, JsonValue, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, FromQueryResult, JsonValue, Statement,
+};
 
 /// Runs each named `async fn NAME(db: TestDb)` on SQLite (`NAME::sqlite`) and PostgreSQL
 /// (`NAME::postgres`).
@@ -32,7 +34,11 @@ fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A database of its own for one test; removed when dropped.
@@ -55,7 +61,11 @@ impl TestDb {
         let path = std::env::temp_dir().join(format!("{}.db", unique_name("pt_test")));
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let conn = api::connect(&url).await.expect("open SQLite test database");
-        TestDb { conn, url, cleanup: Cleanup::File(path) }
+        TestDb {
+            conn,
+            url,
+            cleanup: Cleanup::File(path),
+        }
     }
 
     /// A fresh database on the `TEST_DATABASE_URL` server, or `None` (skip) when unset.
@@ -81,10 +91,21 @@ impl TestDb {
             .await
             .expect("create PostgreSQL test database");
         admin.close().await.ok();
-        let (base, _) = admin_url.split('?').next().unwrap_or(&admin_url).rsplit_once('/').expect("URL with a database path");
+        let (base, _) = admin_url
+            .split('?')
+            .next()
+            .unwrap_or(&admin_url)
+            .rsplit_once('/')
+            .expect("URL with a database path");
         let url = format!("{base}/{name}");
-        let conn = api::connect(&url).await.expect("connect to PostgreSQL test database");
-        Some(TestDb { conn, url, cleanup: Cleanup::Postgres { admin_url, name } })
+        let conn = api::connect(&url)
+            .await
+            .expect("connect to PostgreSQL test database");
+        Some(TestDb {
+            conn,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -107,10 +128,15 @@ impl TestDb {
     /// types (expressions such as `COUNT(*)`) are read by their runtime value instead.
     pub async fn rows(&self, sql: &str) -> Vec<JsonValue> {
         let stmt = Statement::from_string(self.backend(), sql.to_owned());
-        let results = self.conn.query_all_raw(stmt).await.unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
+        let results = self
+            .conn
+            .query_all_raw(stmt)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
         let mut out = Vec::new();
         for row in results {
-            let mut value = JsonValue::from_query_result(&row, "").unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
+            let mut value = JsonValue::from_query_result(&row, "")
+                .unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
             let map = value.as_object_mut().expect("row object");
             for (i, name) in row.column_names().into_iter().enumerate() {
                 if map.contains_key(&name) {
@@ -144,13 +170,17 @@ impl TestDb {
     /// An integer result such as `COUNT(*)`.
     pub async fn count(&self, sql: &str) -> i64 {
         let v = self.value(sql).await;
-        v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("{sql} gave {v}"))
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or_else(|| panic!("{sql} gave {v}"))
     }
 
     /// A JSON column's value as JSON (PostgreSQL returns jsonb as JSON, SQLite as text).
     pub async fn json(&self, sql: &str) -> JsonValue {
         match self.value(sql).await {
-            JsonValue::String(s) if !self.is_postgres() => serde_json::from_str(&s).unwrap_or(JsonValue::String(s)),
+            JsonValue::String(s) if !self.is_postgres() => {
+                serde_json::from_str(&s).unwrap_or(JsonValue::String(s))
+            }
             v => v,
         }
     }
@@ -162,7 +192,11 @@ impl TestDb {
         } else {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
         };
-        self.rows(sql).await.iter().map(|r| r["name"].as_str().unwrap_or_default().to_owned()).collect()
+        self.rows(sql)
+            .await
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Names of the indexes of the user tables.
@@ -172,17 +206,27 @@ impl TestDb {
         } else {
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
         };
-        self.rows(sql).await.iter().map(|r| r["name"].as_str().unwrap_or_default().to_owned()).collect()
+        self.rows(sql)
+            .await
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Column names of a table, in order.
     pub async fn columns(&self, table: &str) -> Vec<String> {
         let sql = if self.is_postgres() {
-            format!("SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position")
+            format!(
+                "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position"
+            )
         } else {
             format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
         };
-        self.rows(&sql).await.iter().map(|r| r["name"].as_str().unwrap_or_default().to_owned()).collect()
+        self.rows(&sql)
+            .await
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Every row of every table but the migrator's own, ordered by id: the whole data set.
@@ -193,8 +237,16 @@ impl TestDb {
                 continue;
             }
             // Named columns, not `*`: a cached `SELECT *` goes stale when a migration alters the table.
-            let columns = self.columns(&table).await.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-            let rows = self.rows(&format!("SELECT {columns} FROM {table} ORDER BY id")).await;
+            let columns = self
+                .columns(&table)
+                .await
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = self
+                .rows(&format!("SELECT {columns} FROM {table} ORDER BY id"))
+                .await;
             out.insert(table, rows);
         }
         out
@@ -213,10 +265,18 @@ impl Drop for TestDb {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: use a thread with a runtime of its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
                     rt.block_on(async {
                         let admin = api::connect(&admin_url).await.ok()?;
-                        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                        admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await
+                            .ok()?;
                         admin.close().await.ok()
                     })
                 })

@@ -17,7 +17,9 @@ pub struct Health {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 /// 200 `{"status": "ok"}` while the process serves requests.
