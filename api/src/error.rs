@@ -1,67 +1,73 @@
-//! RFC 9457 problem details: every error the service answers is `application/problem+json`
-//! with `type`, `title`, `status`, `detail` and, for validation, `errors: [{field, message}]`.
-//! Internal errors are logged and never leaked in the body.
+//! The service's error type. Domain modules return it; the HTTP layer
+//! ([`routes::problem`](crate::routes::problem)) turns it into RFC 9457 problem+json.
+//! No axum here.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use sea_orm::{DbErr, SqlErr};
 
-/// One invalid field of a request.
-#[derive(Clone, Debug, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
+use crate::validation::FieldError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the body is not well-formed JSON, or a header is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: a bearer token is required and was missing or wrong.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// 404: the named resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the current state (duplicate name, immutable version...).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the request body is larger than the limit (1 MiB).
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415: the body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: well-formed but invalid input; one entry per invalid field.
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    /// 503: a dependency (the database) is not available.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a failure of ours; logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
-/// A problem details body (RFC 9457, section 3).
-#[derive(Clone, Debug, Serialize)]
-pub struct Problem {
-    /// A URI reference naming the problem type; `about:blank` when only the status matters.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+impl Error {
+    /// A 422 with a single field error.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// A 404 for `what` (e.g. "prompt") with `id`.
+    pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
+        Error::NotFound(format!("{what} {id} does not exist"))
+    }
 }
 
-impl Problem {
-    /// A problem of `status` with its standard reason phrase as title.
-    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self {
-            kind: "about:blank".to_owned(),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: Some(detail.into()),
-            errors: Vec::new(),
+impl From<DbErr> for Error {
+    /// A unique-key violation that slipped past the domain's own checks (a race) is a 409;
+    /// a foreign-key violation is a 409 too (the referenced row was removed concurrently);
+    /// anything else is internal.
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(
+                "The request conflicts with an existing record (a unique key is already taken)."
+                    .to_owned(),
+            ),
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::Conflict(
+                "The request refers to a record that does not exist or is still referenced."
+                    .to_owned(),
+            ),
+            _ => Error::Internal(err.to_string()),
         }
     }
-
-    /// A 503: a dependency (the database) is not available.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
-    }
-
-    /// A 500 whose cause is logged, not returned.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server could not complete the request.",
-        )
-    }
 }
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(self)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        response
-    }
-}
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

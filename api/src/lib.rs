@@ -5,7 +5,7 @@
 //! - [`run`] connects, applies pending migrations, and serves until Ctrl-C / SIGTERM.
 //!
 //! Handlers live in [`routes`] (thin, one module per resource); errors are RFC 9457
-//! `application/problem+json` ([`error::Problem`]).
+//! `application/problem+json` ([`routes::problem::Problem`]); domain modules return [`error::Error`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +18,10 @@ use tower_http::trace::TraceLayer;
 
 pub mod config;
 pub mod error;
+pub mod pagination;
 pub mod routes;
+pub mod templates;
+pub mod validation;
 
 pub use config::Config;
 

@@ -43,6 +43,9 @@ pub struct Model {
     pub created_at: DateTime,
     pub updated_at: DateTime,
     pub evaluation_context: EvaluationContext,
+    /// The evaluator config that produced it (none for manual and legacy evaluations); the
+    /// config in force is also snapshotted in `metadata.evaluator_config`.
+    pub evaluator_config_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@
 
 pub mod evaluation;
 pub mod evaluator_config;
+pub mod idempotency_key;
 pub mod llm_response;
 pub mod model_config;
 pub mod prompt;
@@ -21,6 +22,7 @@ pub use variables_schema::{VariableDefinition, VariablesSchema};
 pub mod prelude {
     pub use super::evaluation::Entity as Evaluation;
     pub use super::evaluator_config::Entity as EvaluatorConfig;
+    pub use super::idempotency_key::Entity as IdempotencyKey;
     pub use super::llm_response::Entity as LlmResponse;
     pub use super::prompt::Entity as Prompt;
     pub use super::prompt_test::Entity as PromptTest;

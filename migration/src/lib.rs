@@ -10,6 +10,9 @@
 //! 4. [`m20250102_000003_add_evaluation_context`]: seed 000, Migration 3.
 //! 5. [`m20250102_000004_migrate_prompt_test_evaluator_configs`]: seed 000, Migration 4.
 //! 6. [`m20250103_000001_split_model_config_provider_api`]: seed 002, Phase 3.
+//! 7. [`m20261121_000001_add_evaluator_config_to_evaluations`]: evaluations name their config.
+//! 8. [`m20261121_000002_create_idempotency_keys`]: replay answers of `Idempotency-Key`.
+//! 9. [`m20261121_000003_one_active_version_per_prompt`]: a partial unique index.
 //!
 //! Every `down` restores the previous schema and the previous data. Values that the schema on
 //! one side of a migration cannot hold are parked in [`archive`] and put back when the
@@ -25,6 +28,9 @@ pub mod m20250102_000002_add_test_run_tracking_to_llm_responses;
 pub mod m20250102_000003_add_evaluation_context;
 pub mod m20250102_000004_migrate_prompt_test_evaluator_configs;
 pub mod m20250103_000001_split_model_config_provider_api;
+pub mod m20261121_000001_add_evaluator_config_to_evaluations;
+pub mod m20261121_000002_create_idempotency_keys;
+pub mod m20261121_000003_one_active_version_per_prompt;
 pub mod support;
 
 /// The migrator of the whole history, in order. Used by the `migration` CLI, by
@@ -41,6 +47,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20250102_000003_add_evaluation_context::Migration),
             Box::new(m20250102_000004_migrate_prompt_test_evaluator_configs::Migration),
             Box::new(m20250103_000001_split_model_config_provider_api::Migration),
+            Box::new(m20261121_000001_add_evaluator_config_to_evaluations::Migration),
+            Box::new(m20261121_000002_create_idempotency_keys::Migration),
+            Box::new(m20261121_000003_one_active_version_per_prompt::Migration),
         ]
     }
 }

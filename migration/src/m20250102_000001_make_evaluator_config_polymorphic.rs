@@ -217,10 +217,10 @@ impl MigrationTrait for Migration {
         refuse_rows(
             manager,
             &format!(
-                "WITH m AS (SELECT ec.id, ec.evaluator_key, {OWNER_PROMPT} AS prompt_id FROM {EVALUATOR_CONFIGS} ec) \
-                 SELECT m.id FROM m WHERE m.prompt_id IS NULL \
-                 OR EXISTS (SELECT 1 FROM m o WHERE o.prompt_id = m.prompt_id AND o.evaluator_key = m.evaluator_key AND o.id <> m.id) \
-                 ORDER BY m.id"
+                "SELECT m.id FROM (SELECT ec.id, {OWNER_PROMPT} AS prompt_id, \
+                   COUNT(*) OVER (PARTITION BY {OWNER_PROMPT}, ec.evaluator_key) AS same_key \
+                   FROM {EVALUATOR_CONFIGS} ec) m \
+                 WHERE m.prompt_id IS NULL OR m.same_key > 1 ORDER BY m.id"
             ),
             "Cannot give these evaluator configs a prompt_id again: they belong to a prompt test, or their \
              version or prompt no longer exists, or several versions of one prompt configure the same \

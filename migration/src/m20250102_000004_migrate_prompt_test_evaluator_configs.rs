@@ -122,32 +122,27 @@ fn insert_rows(backend: DbBackend) -> String {
     }
 }
 
-/// The JSON array a test's rows are written back as (alias `t` is the test), ordered by id.
-fn rebuilt(backend: DbBackend) -> String {
-    let owned =
-        format!("ec.configurable_type = '{TYPE_PROMPT_TEST}' AND ec.configurable_id = t.id");
-    match backend {
-        DbBackend::Postgres => format!(
-            "(SELECT COALESCE(jsonb_agg(jsonb_build_object('evaluator_key', ec.evaluator_key, 'threshold', ec.threshold, \
+/// One pass over the test-owned rows: `(id, rebuilt)` per test, `rebuilt` being the JSON array
+/// its rows are written back as, ordered by row id.
+fn rebuilt_per_test(backend: DbBackend) -> String {
+    let agg = match backend {
+        DbBackend::Postgres => {
+            "jsonb_agg(jsonb_build_object('evaluator_key', ec.evaluator_key, 'threshold', ec.threshold, \
                'config', ec.config, 'enabled', ec.enabled, 'run_mode', ec.run_mode, 'priority', ec.priority, \
                'weight', ec.weight, 'depends_on', ec.depends_on, 'min_dependency_score', ec.min_dependency_score) \
-               ORDER BY ec.id), '[]'::jsonb) FROM {EVALUATOR_CONFIGS} ec WHERE {owned})"
-        ),
-        _ => format!(
-            "(SELECT json_group_array(json_object('evaluator_key', ec.evaluator_key, 'threshold', ec.threshold, \
+               ORDER BY ec.id)"
+        }
+        _ => {
+            "json_group_array(json_object('evaluator_key', ec.evaluator_key, 'threshold', ec.threshold, \
                'config', json(ec.config), 'enabled', json(CASE WHEN ec.enabled THEN 'true' ELSE 'false' END), \
                'run_mode', ec.run_mode, 'priority', ec.priority, 'weight', ec.weight, 'depends_on', ec.depends_on, \
-               'min_dependency_score', ec.min_dependency_score) ORDER BY ec.id) FROM {EVALUATOR_CONFIGS} ec WHERE {owned})"
-        ),
-    }
-}
-
-/// Tests with a non-empty JSON array (alias `t`).
-fn has_entries(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => "jsonb_array_length(t.evaluator_configs) > 0",
-        _ => "json_array_length(t.evaluator_configs) > 0",
-    }
+               'min_dependency_score', ec.min_dependency_score) ORDER BY ec.id)"
+        }
+    };
+    format!(
+        "(SELECT ec.configurable_id AS id, {agg} AS rebuilt FROM {EVALUATOR_CONFIGS} ec \
+          WHERE ec.configurable_type = '{TYPE_PROMPT_TEST}' GROUP BY ec.configurable_id)"
+    )
 }
 
 #[async_trait::async_trait]
@@ -168,25 +163,17 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
+        exec(manager, &insert_rows(db)).await?;
+        // Park each converted test's original JSON with what `down` would rebuild right now.
         archive::ensure(manager).await?;
         exec(
             manager,
             &format!(
-                "INSERT INTO {} (migration, table_name, row_id, column_name, original) \
-                 SELECT '{NAME}', '{PROMPT_TESTS}', t.id, 'evaluator_configs', t.evaluator_configs FROM {PROMPT_TESTS} t WHERE {}",
+                "INSERT INTO {} (migration, table_name, row_id, column_name, original, derived) \
+                 SELECT '{NAME}', '{PROMPT_TESTS}', t.id, 'evaluator_configs', t.evaluator_configs, d.rebuilt \
+                 FROM {PROMPT_TESTS} t JOIN {} d ON d.id = t.id",
                 archive::TABLE,
-                has_entries(db)
-            ),
-        )
-        .await?;
-        exec(manager, &insert_rows(db)).await?;
-        exec(
-            manager,
-            &format!(
-                "UPDATE {archive} SET derived = (SELECT {rebuilt} FROM {PROMPT_TESTS} t WHERE t.id = {archive}.row_id) \
-                 WHERE migration = '{NAME}' AND table_name = '{PROMPT_TESTS}' AND column_name = 'evaluator_configs'",
-                archive = archive::TABLE,
-                rebuilt = rebuilt(db)
+                rebuilt_per_test(db)
             ),
         )
         .await?;
@@ -214,9 +201,8 @@ impl MigrationTrait for Migration {
         exec(
             manager,
             &format!(
-                "UPDATE {PROMPT_TESTS} AS t SET evaluator_configs = {} \
-                 WHERE EXISTS (SELECT 1 FROM {EVALUATOR_CONFIGS} ec WHERE ec.configurable_type = '{TYPE_PROMPT_TEST}' AND ec.configurable_id = t.id)",
-                rebuilt(db)
+                "UPDATE {PROMPT_TESTS} SET evaluator_configs = d.rebuilt FROM {} d WHERE d.id = {PROMPT_TESTS}.id",
+                rebuilt_per_test(db)
             ),
         )
         .await?;

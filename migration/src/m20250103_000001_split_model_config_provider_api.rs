@@ -175,13 +175,17 @@ impl MigrationTrait for Migration {
              (only a compound provider such as openai_responses, or a provider's implied api)",
         )
         .await?;
+        let split_apis: Vec<&str> = COMPOUND_PROVIDERS.iter().map(|c| c.2).collect();
         let back: String = COMPOUND_PROVIDERS
             .iter()
             .map(|(c, p, a)| format!(" WHEN provider = '{p}' AND api = '{a}' THEN '{c}'"))
             .collect();
         exec(
             manager,
-            &format!("UPDATE {LLM_RESPONSES} SET provider = CASE{back} ELSE provider END WHERE api IS NOT NULL"),
+            &format!(
+                "UPDATE {LLM_RESPONSES} SET provider = CASE{back} ELSE provider END WHERE {}",
+                in_list("api", &split_apis)
+            ),
         )
         .await?;
         drop_index(manager, INDEX, LLM_RESPONSES).await?;

@@ -511,9 +511,12 @@ async fn values_written_after_up_survive_down_and_up(db: TestDb) {
     ))
     .await;
     db.exec(r#"UPDATE prompt_tracker_prompt_versions SET model_config = '{"provider": "anthropic", "api": "messages", "model": "claude-sonnet-4"}' WHERE id = 1"#).await;
-    let before = db.dump().await;
 
-    Migrator::down(&db.conn, Some(5))
+    db.exec("UPDATE prompt_tracker_evaluations SET evaluator_config_id = 1 WHERE id = 4")
+        .await;
+    let before = db.dump().await;
+    let steps = applied(&db).await as u32 - 1;
+    Migrator::down(&db.conn, Some(steps))
         .await
         .expect("down to the baseline");
     assert_eq!(applied(&db).await, 1);
@@ -597,7 +600,8 @@ async fn polymorphic_down_refuses_colliding_configs(db: TestDb) {
     let id = db
         .count("SELECT MAX(id) AS n FROM prompt_tracker_evaluator_configs")
         .await;
-    Migrator::down(&db.conn, Some(4))
+    let steps = applied(&db).await as u32 - 2;
+    Migrator::down(&db.conn, Some(steps))
         .await
         .expect("down to level 2");
     let before = db.dump().await;

@@ -93,9 +93,10 @@ async fn entities_match_the_migrated_schema(db: TestDb) {
     check_entity(&db, LlmResponse).await;
     check_entity(&db, Evaluation).await;
     check_entity(&db, PromptTestRun).await;
+    check_entity(&db, IdempotencyKey).await;
     let mut tables = db.tables().await;
     tables.retain(|t| t != "seaql_migrations" && t != migration::archive::TABLE);
-    assert_eq!(tables.len(), 7, "a table without an entity: {tables:?}");
+    assert_eq!(tables.len(), 8, "a table without an entity: {tables:?}");
 }
 
 async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: TestDb) {

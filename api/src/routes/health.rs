@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 use crate::AppState;
-use crate::error::Problem;
+use crate::error::Error;
 
 /// Body of a healthy answer.
 #[derive(Serialize)]
@@ -28,10 +28,10 @@ async fn healthz() -> Json<Health> {
 }
 
 /// 200 `{"status": "ok"}` when the database answers a `SELECT 1`; 503 problem+json otherwise.
-async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
+async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     state.db.execute_unprepared("SELECT 1").await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        Problem::unavailable("The database is not reachable.")
+        Error::Unavailable("The database is not reachable.".to_owned())
     })?;
     Ok(Json(Health { status: "ok" }))
 }

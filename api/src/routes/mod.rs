@@ -5,6 +5,7 @@ use axum::Router;
 use crate::AppState;
 
 pub mod health;
+pub mod problem;
 
 /// Every route of the service, before state is attached.
 pub fn router() -> Router<AppState> {

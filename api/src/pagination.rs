@@ -1,0 +1,106 @@
+//! Keyset pagination (DESIGN.md): `?limit=` (default 50, max 500) and an opaque `?cursor=`;
+//! responses are `{ "data": [...], "next_cursor": "..." | null }`. No list reads unbounded.
+//!
+//! The cursor is the last row's id, base64url-encoded (`id:<n>`); a page continues strictly
+//! after it in the list's order, so rows inserted meanwhile never shift a page.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::Error;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u64 = 50;
+/// Largest page size.
+pub const MAX_LIMIT: u64 = 500;
+
+/// `?limit=&cursor=` of a list request.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A validated page request: at most `limit` rows after the row with id `after`.
+#[derive(Clone, Copy, Debug)]
+pub struct Keyset {
+    pub limit: u64,
+    pub after: Option<i64>,
+}
+
+impl PageParams {
+    /// Validates the limit and decodes the cursor (422 naming the parameter otherwise).
+    pub fn keyset(&self) -> Result<Keyset, Error> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let after =
+            match self.cursor.as_deref() {
+                None | Some("") => None,
+                Some(c) => Some(decode(c).ok_or_else(|| {
+                    Error::invalid("cursor", "is not a cursor returned by this API")
+                })?),
+            };
+        Ok(Keyset { limit, after })
+    }
+}
+
+fn decode(cursor: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("id:")?
+        .parse()
+        .ok()
+}
+
+/// The opaque cursor after row `id`.
+pub fn encode(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched rows: the extra row only tells that a
+    /// next page exists. `id` gives a row's id.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        keyset: Keyset,
+        id: impl Fn(&R) -> i64,
+        map: impl Fn(R) -> T,
+    ) -> Self {
+        let more = rows.len() as u64 > keyset.limit;
+        rows.truncate(keyset.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| encode(id(r)))
+        } else {
+            None
+        };
+        Page {
+            data: rows.into_iter().map(map).collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// A naive UTC timestamp (as stored) as RFC 3339 UTC.
+pub fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    t.and_utc()
+}
