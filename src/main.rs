@@ -3,6 +3,7 @@
 //! ```text
 //! prompt-tracker [serve] [--database-url URL] [--bind ADDR]
 //! prompt-tracker migrate <up [-n N] | down [-n N] | status | fresh | refresh | reset> [--database-url URL]
+//! prompt-tracker openapi            # the OpenAPI document, YAML (what openapi.yaml holds)
 //! ```
 
 use clap::{Args, Parser, Subcommand};
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Apply pending migrations, then serve the HTTP API (the default).
     Serve(ServeArgs),
+    /// Print the OpenAPI document the service serves (YAML): `prompt-tracker openapi > openapi.yaml`.
+    Openapi,
     /// Manage the schema with the same migrator the service runs at start-up.
     Migrate {
         #[command(subcommand)]
@@ -48,6 +51,14 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PROMPT_TRACKER_BIND", default_value = api::config::DEFAULT_BIND, global = true)]
     bind: std::net::SocketAddr,
+    /// When set, every /api/v1 route requires `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "PROMPT_TRACKER_API_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    api_token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +105,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Command::Openapi) => {
+            print!("{}", api::openapi_yaml()?);
+            Ok(())
+        }
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
     }
@@ -103,6 +118,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     api::run(api::Config {
         database_url: args.db.database_url,
         bind: args.bind,
+        api_token: args.api_token,
     })
     .await
 }

@@ -15,4 +15,7 @@ pub struct Config {
     pub database_url: String,
     /// `PROMPT_TRACKER_BIND`: the listen address.
     pub bind: SocketAddr,
+    /// `PROMPT_TRACKER_API_TOKEN`: when set, every `/api/v1` route requires
+    /// `Authorization: Bearer <token>`. Never logged.
+    pub api_token: Option<String>,
 }

@@ -18,24 +18,47 @@ use tower_http::trace::TraceLayer;
 
 pub mod config;
 pub mod error;
+pub mod evaluators;
 pub mod pagination;
+pub mod prompts;
 pub mod routes;
 pub mod templates;
 pub mod validation;
 
 pub use config::Config;
 
-/// What every handler shares: the database pool.
+/// What every handler shares.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// The database pool.
     pub db: DatabaseConnection,
+    /// `PROMPT_TRACKER_API_TOKEN`: when set, `/api/v1` requires `Authorization: Bearer <it>`.
+    pub api_token: Option<std::sync::Arc<str>>,
 }
 
-/// The service's router: `/healthz`, `/readyz` (and, as they land, `/api/v1/...`).
+impl AppState {
+    /// State over `db` with the settings of `config`.
+    pub fn new(db: DatabaseConnection, config: &Config) -> Self {
+        AppState {
+            db,
+            api_token: config.api_token.as_deref().map(std::sync::Arc::from),
+        }
+    }
+}
+
+/// The service's router: `/api/v1/...`, `/docs`, `/healthz`, `/readyz` (see [`routes::router`]).
 pub fn app(state: AppState) -> Router {
-    routes::router()
+    routes::router(&state)
         .with_state(state)
         .layer(TraceLayer::new_for_http())
+}
+
+/// The OpenAPI document as YAML: exactly what the committed `openapi.yaml` must hold.
+///
+/// # Errors
+/// Serialization failures (none expected).
+pub fn openapi_yaml() -> anyhow::Result<String> {
+    Ok(routes::openapi().to_yaml()?)
 }
 
 /// Opens a connection pool for `database_url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
@@ -69,7 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Migrator::up(&db, None).await?;
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(address = %listener.local_addr()?, "prompt-tracker listening");
-    serve(listener, AppState { db }).await
+    serve(listener, AppState::new(db, &config)).await
 }
 
 /// Serves [`app`] on an already bound listener until Ctrl-C or SIGTERM (tests bind port 0).

@@ -295,7 +295,10 @@ pub fn api_info(provider: &str, api: &str) -> Option<&'static ApiInfo> {
 
 /// The catalog entry of model `model` of `provider` (exact id).
 pub fn model_info(provider: &str, model: &str) -> Option<&'static ModelInfo> {
-    provider_info(provider)?.models.iter().find(|m| m.id == model)
+    provider_info(provider)?
+        .models
+        .iter()
+        .find(|m| m.id == model)
 }
 
 /// Display name of (provider, api), e.g. `("openai", "response_api")` ->
@@ -307,7 +310,7 @@ pub fn api_display_name(provider: &str, api: &str) -> Option<&'static str> {
 /// What the empty config `{}` calls: OpenAI Chat Completions (seed 002, Step 2).
 const DEFAULT_PROVIDER: &str = "openai";
 
-/// One line for lists and show pages: "<api display name> · <model>", e.g.
+/// One line for lists and show pages: `"{api display name} · {model}"`, e.g.
 /// "OpenAI - Response API · gpt-4o"; "OpenAI - Chat Completions (default)" for `{}`.
 /// A config without provider is shown as the default it falls back to; unknown providers and
 /// apis are shown by key ("mistral", "OpenAI - batch_api").
@@ -385,6 +388,16 @@ pub fn supports_structured_output(config: &ModelConfig) -> bool {
 pub fn is_openai_reasoning_model(model: &str) -> bool {
     let mut chars = model.chars();
     chars.next() == Some('o') && chars.next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Gemini 1.x / 2.x model (`gemini-2.5-pro`, `models/gemini-2.0-flash`, ...). These take one
+/// kind of tool per `generateContent` request: function tools, `google_search`, or a JSON
+/// response schema, never two together (the API answers 400 "Tool use with function calling
+/// is unsupported" / "Function calling with a response mime type: 'application/json' is
+/// unsupported").
+pub fn is_gemini_single_tool_model(model: &str) -> bool {
+    let id = model.strip_prefix("models/").unwrap_or(model);
+    id.starts_with("gemini-1.") || id.starts_with("gemini-2.")
 }
 
 /// Whether the model accepts `temperature` / `top_p`: the catalog's `sampling` for known
@@ -476,6 +489,8 @@ fn valid_function_name(name: &str) -> bool {
 ///   api supports `functions`, a function object
 ///   `{"type": "function", "name": "a-zA-Z0-9_- (1-64)", "description"?: string,
 ///   "parameters": {"type": "object", ...}}`. No id or function name twice.
+/// - Gemini 1.x / 2.x models: `google_search` and function tools not together
+///   ([`is_gemini_single_tool_model`]).
 /// - `vector_store_ids` (top-level key of `model_config`): required by `file_search`, a
 ///   non-empty array of non-empty strings whenever present.
 /// - Values of modelled keys with the wrong type, which `ModelConfig` keeps in `extra`
@@ -608,6 +623,19 @@ pub fn validate(config: &ModelConfig) -> Result<(), Vec<FieldError>> {
             errors.add("tools", format!("{} does not support tools", m.id));
         }
         file_search = validate_tools(tools, api, &mut errors);
+        if let (Some("google"), Some(m)) = (provider_key, config.model.as_deref())
+            && is_gemini_single_tool_model(m)
+            && tools.iter().any(|t| t == "google_search")
+            && tools.iter().any(Value::is_object)
+        {
+            errors.add(
+                "tools",
+                format!(
+                    "{m} cannot combine google_search with function tools (Gemini 1.x and 2.x \
+                     models take one kind of tool per request)"
+                ),
+            );
+        }
     }
 
     // vector_store_ids
@@ -725,7 +753,7 @@ fn validate_vector_store_ids(ids: &Value, errors: &mut Errors) {
     match ids.as_array() {
         Some(list) if !list.is_empty() => {
             for (i, id) in list.iter().enumerate() {
-                if !id.as_str().is_some_and(|s| !s.is_empty()) {
+                if id.as_str().is_none_or(str::is_empty) {
                     errors.add(
                         format!("vector_store_ids[{i}]"),
                         "each vector store id must be a non-empty string",
@@ -770,14 +798,19 @@ mod tests {
         e.remove(0)
     }
 
-    const PROVIDERS: &str = "valid providers: openai (OpenAI), anthropic (Anthropic), google (Google)";
+    const PROVIDERS: &str =
+        "valid providers: openai (OpenAI), anthropic (Anthropic), google (Google)";
 
     #[test]
     fn catalog_lists_providers_apis_tools_and_models() {
         let keys: Vec<_> = catalog().iter().map(|p| p.key).collect();
         assert_eq!(keys, ["openai", "anthropic", "google"]);
         let openai = provider_info("openai").unwrap();
-        let apis: Vec<_> = openai.apis.iter().map(|a| (a.key, a.name, a.deprecated)).collect();
+        let apis: Vec<_> = openai
+            .apis
+            .iter()
+            .map(|a| (a.key, a.name, a.deprecated))
+            .collect();
         assert_eq!(
             apis,
             [
@@ -801,17 +834,34 @@ mod tests {
         assert_eq!(tools("anthropic", "messages"), ["functions", "web_search"]);
         assert_eq!(tools("google", "gemini"), ["functions", "google_search"]);
         let file_search = api_info("openai", "response_api").unwrap().tools[1];
-        assert_eq!((file_search.name, file_search.requires), ("File Search", &["vector_store_ids"][..]));
+        assert_eq!(
+            (file_search.name, file_search.requires),
+            ("File Search", &["vector_store_ids"][..])
+        );
 
-        assert_eq!(api_info("anthropic", "messages").unwrap().api_type, ApiType::AnthropicMessages);
-        assert_eq!(api_display_name("google", "gemini"), Some("Google - Gemini"));
+        assert_eq!(
+            api_info("anthropic", "messages").unwrap().api_type,
+            ApiType::AnthropicMessages
+        );
+        assert_eq!(
+            api_display_name("google", "gemini"),
+            Some("Google - Gemini")
+        );
         assert_eq!(api_display_name("openai", "messages"), None);
         assert_eq!(api_display_name("mistral", "chat"), None);
 
         let o3 = model_info("openai", "o3-mini").unwrap();
         assert!(!o3.sampling && !o3.vision && o3.structured_output);
-        assert_eq!((o3.context_window, o3.max_output_tokens), (200_000, 100_000));
-        assert_eq!(model_info("anthropic", "claude-sonnet-4-20250514").unwrap().max_output_tokens, 64_000);
+        assert_eq!(
+            (o3.context_window, o3.max_output_tokens),
+            (200_000, 100_000)
+        );
+        assert_eq!(
+            model_info("anthropic", "claude-sonnet-4-20250514")
+                .unwrap()
+                .max_output_tokens,
+            64_000
+        );
         assert!(model_info("openai", "claude-3-5-haiku-latest").is_none());
         let models: usize = catalog().iter().map(|p| p.models.len()).sum();
         assert_eq!(models, 11);
@@ -830,7 +880,10 @@ mod tests {
     fn catalog_serialises_for_the_http_layer() {
         let v = serde_json::to_value(catalog()).unwrap();
         assert_eq!(v[0]["apis"][1]["api_type"], json!("openai_response_api"));
-        assert_eq!(v[0]["apis"][1]["tools"][1]["requires"], json!(["vector_store_ids"]));
+        assert_eq!(
+            v[0]["apis"][1]["tools"][1]["requires"],
+            json!(["vector_store_ids"])
+        );
         assert_eq!(
             v[1]["models"][2],
             json!({
@@ -884,19 +937,31 @@ mod tests {
     fn provider_errors_list_the_valid_providers() {
         assert_eq!(
             single(json!({"provider": "mistral", "model": "x"})),
-            ("provider".into(), format!("unknown provider \"mistral\"; {PROVIDERS}"))
+            (
+                "provider".into(),
+                format!("unknown provider \"mistral\"; {PROVIDERS}")
+            )
         );
         assert_eq!(
             single(json!({"model": "gpt-4o"})),
-            ("provider".into(), format!("provider is required when model_config is not empty; {PROVIDERS}"))
+            (
+                "provider".into(),
+                format!("provider is required when model_config is not empty; {PROVIDERS}")
+            )
         );
         assert_eq!(
             single(json!({"provider": 3})),
-            ("provider".into(), "provider must be a non-empty string".into())
+            (
+                "provider".into(),
+                "provider must be a non-empty string".into()
+            )
         );
         assert_eq!(
             single(json!({"provider": ""})),
-            ("provider".into(), "provider must be a non-empty string".into())
+            (
+                "provider".into(),
+                "provider must be a non-empty string".into()
+            )
         );
     }
 
@@ -931,40 +996,96 @@ mod tests {
     fn model_errors() {
         assert_eq!(
             single(json!({"provider": "openai", "model": ""})),
-            ("model".into(), "model must be a non-empty string (any model id of the provider)".into())
+            (
+                "model".into(),
+                "model must be a non-empty string (any model id of the provider)".into()
+            )
         );
-        assert_eq!(
-            single(json!({"provider": "openai", "model": 4})).0,
-            "model"
-        );
+        assert_eq!(single(json!({"provider": "openai", "model": 4})).0, "model");
         assert_eq!(
             single(json!({"provider": "anthropic", "model": "gpt-4o"})),
-            ("model".into(), "model \"gpt-4o\" belongs to provider openai (OpenAI), not anthropic".into())
+            (
+                "model".into(),
+                "model \"gpt-4o\" belongs to provider openai (OpenAI), not anthropic".into()
+            )
         );
     }
 
     #[test]
     fn sampling_parameter_errors() {
         let cases = [
-            (json!({"provider": "openai", "temperature": 2.5}), "temperature", "temperature must be between 0 and 2"),
-            (json!({"provider": "openai", "temperature": -0.1}), "temperature", "temperature must be between 0 and 2"),
-            (json!({"provider": "anthropic", "temperature": 1.5}), "temperature", "temperature must be between 0 and 1 for Anthropic"),
-            (json!({"provider": "openai", "temperature": "0.7"}), "temperature", "temperature must be a number"),
-            (json!({"provider": "openai", "top_p": 1.1}), "top_p", "top_p must be between 0 and 1"),
-            (json!({"provider": "openai", "top_p": true}), "top_p", "top_p must be a number"),
-            (json!({"provider": "openai", "max_tokens": 0}), "max_tokens", "max_tokens must be greater than 0"),
-            (json!({"provider": "openai", "max_tokens": -5}), "max_tokens", "max_tokens must be greater than 0"),
-            (json!({"provider": "openai", "max_tokens": 1.5}), "max_tokens", "max_tokens must be an integer (tokens)"),
-            (json!({"provider": "openai", "max_tokens": "100"}), "max_tokens", "max_tokens must be an integer (tokens)"),
-            (json!({"provider": "openai", "model": "gpt-4o", "max_tokens": 16385}), "max_tokens",
-             "max_tokens must be at most 16384 for gpt-4o (its output limit)"),
-            (json!({"provider": "openai", "model": "o3-mini", "temperature": 1}), "temperature",
-             "temperature is not supported by o3-mini (OpenAI reasoning models take no sampling parameters)"),
-            (json!({"provider": "openai", "model": "o4-mini", "top_p": 0.5}), "top_p",
-             "top_p is not supported by o4-mini (OpenAI reasoning models take no sampling parameters)"),
+            (
+                json!({"provider": "openai", "temperature": 2.5}),
+                "temperature",
+                "temperature must be between 0 and 2",
+            ),
+            (
+                json!({"provider": "openai", "temperature": -0.1}),
+                "temperature",
+                "temperature must be between 0 and 2",
+            ),
+            (
+                json!({"provider": "anthropic", "temperature": 1.5}),
+                "temperature",
+                "temperature must be between 0 and 1 for Anthropic",
+            ),
+            (
+                json!({"provider": "openai", "temperature": "0.7"}),
+                "temperature",
+                "temperature must be a number",
+            ),
+            (
+                json!({"provider": "openai", "top_p": 1.1}),
+                "top_p",
+                "top_p must be between 0 and 1",
+            ),
+            (
+                json!({"provider": "openai", "top_p": true}),
+                "top_p",
+                "top_p must be a number",
+            ),
+            (
+                json!({"provider": "openai", "max_tokens": 0}),
+                "max_tokens",
+                "max_tokens must be greater than 0",
+            ),
+            (
+                json!({"provider": "openai", "max_tokens": -5}),
+                "max_tokens",
+                "max_tokens must be greater than 0",
+            ),
+            (
+                json!({"provider": "openai", "max_tokens": 1.5}),
+                "max_tokens",
+                "max_tokens must be an integer (tokens)",
+            ),
+            (
+                json!({"provider": "openai", "max_tokens": "100"}),
+                "max_tokens",
+                "max_tokens must be an integer (tokens)",
+            ),
+            (
+                json!({"provider": "openai", "model": "gpt-4o", "max_tokens": 16385}),
+                "max_tokens",
+                "max_tokens must be at most 16384 for gpt-4o (its output limit)",
+            ),
+            (
+                json!({"provider": "openai", "model": "o3-mini", "temperature": 1}),
+                "temperature",
+                "temperature is not supported by o3-mini (OpenAI reasoning models take no sampling parameters)",
+            ),
+            (
+                json!({"provider": "openai", "model": "o4-mini", "top_p": 0.5}),
+                "top_p",
+                "top_p is not supported by o4-mini (OpenAI reasoning models take no sampling parameters)",
+            ),
         ];
         for (config, field, message) in cases {
-            assert_eq!(single(config.clone()), (field.into(), message.into()), "{config}");
+            assert_eq!(
+                single(config.clone()),
+                (field.into(), message.into()),
+                "{config}"
+            );
         }
     }
 
@@ -976,7 +1097,10 @@ mod tests {
         assert_eq!(
             errors(json!({"provider": "openai", "api": "response_api",
                           "tools": ["web_search", "google_search"]})),
-            [("tools[1]".into(), format!("unknown tool \"google_search\"; {supported_responses}"))]
+            [(
+                "tools[1]".into(),
+                format!("unknown tool \"google_search\"; {supported_responses}")
+            )]
         );
         assert_eq!(
             single(json!({"provider": "openai", "tools": ["web_search"]})),
@@ -998,7 +1122,10 @@ mod tests {
         );
         assert_eq!(
             single(json!({"provider": "anthropic", "tools": ["web_search", "web_search"]})),
-            ("tools[1]".into(), "tool \"web_search\" is listed twice".into())
+            (
+                "tools[1]".into(),
+                "tool \"web_search\" is listed twice".into()
+            )
         );
         assert_eq!(
             single(json!({"provider": "anthropic", "tools": [42]})),
@@ -1031,21 +1158,67 @@ mod tests {
                 {"type": "function", "name": "ok", "parameters": {"type": "string"}},
             ]})),
             [
-                ("tools[1].type".into(), "tool objects must have \"type\": \"function\"; built-in \
+                (
+                    "tools[1].type".into(),
+                    "tool objects must have \"type\": \"function\"; built-in \
                   tools are given by id (supported tools for OpenAI - Chat Completions: function \
-                  objects {\"type\": \"function\", \"name\": ..., \"parameters\": {...}})".into()),
-                ("tools[1].name".into(), "function name is required: 1-64 characters of a-z, A-Z, \
-                  0-9, _ and -".into()),
-                ("tools[1].description".into(), "description must be a string".into()),
-                ("tools[1].parameters".into(), "parameters must be a JSON Schema object with \
-                  \"type\": \"object\"".into()),
-                ("tools[1]".into(), "unknown key \"strict\" in function tool; allowed keys: type, \
-                  name, description, parameters".into()),
-                ("tools[2].name".into(), "function name \"ok\" is used twice".into()),
-                ("tools[2].parameters".into(), "parameters must be a JSON Schema object with \
-                  \"type\": \"object\"".into()),
+                  objects {\"type\": \"function\", \"name\": ..., \"parameters\": {...}})"
+                        .into()
+                ),
+                (
+                    "tools[1].name".into(),
+                    "function name is required: 1-64 characters of a-z, A-Z, \
+                  0-9, _ and -"
+                        .into()
+                ),
+                (
+                    "tools[1].description".into(),
+                    "description must be a string".into()
+                ),
+                (
+                    "tools[1].parameters".into(),
+                    "parameters must be a JSON Schema object with \
+                  \"type\": \"object\""
+                        .into()
+                ),
+                (
+                    "tools[1]".into(),
+                    "unknown key \"strict\" in function tool; allowed keys: type, \
+                  name, description, parameters"
+                        .into()
+                ),
+                (
+                    "tools[2].name".into(),
+                    "function name \"ok\" is used twice".into()
+                ),
+                (
+                    "tools[2].parameters".into(),
+                    "parameters must be a JSON Schema object with \
+                  \"type\": \"object\""
+                        .into()
+                ),
             ]
         );
+    }
+
+    #[test]
+    fn gemini_2_takes_one_kind_of_tool() {
+        let function = json!({"type": "function", "name": "f", "parameters": {"type": "object"}});
+        assert_eq!(
+            single(json!({"provider": "google", "model": "gemini-2.5-pro",
+                          "tools": ["google_search", function]})),
+            (
+                "tools".into(),
+                "gemini-2.5-pro cannot combine google_search with function tools (Gemini 1.x and \
+                 2.x models take one kind of tool per request)"
+                    .into()
+            )
+        );
+        let later = json!({"provider": "google", "model": "gemini-3-pro",
+                           "tools": ["google_search", function]});
+        assert_eq!(validate(&read(later)), Ok(()));
+        assert!(is_gemini_single_tool_model("models/gemini-2.0-flash-001"));
+        assert!(!is_gemini_single_tool_model("gemini-3-flash"));
     }
 
     #[test]
@@ -1057,18 +1230,29 @@ mod tests {
             ("vector_store_ids".into(), need.into())
         );
         assert_eq!(
-            single(json!({"provider": "openai", "api": "response_api", "tools": ["file_search"],
-                          "vector_store_ids": []})),
-            ("vector_store_ids".into(),
-             "vector_store_ids must be a non-empty array of vector store id strings".into())
+            single(
+                json!({"provider": "openai", "api": "response_api", "tools": ["file_search"],
+                          "vector_store_ids": []})
+            ),
+            (
+                "vector_store_ids".into(),
+                "vector_store_ids must be a non-empty array of vector store id strings".into()
+            )
         );
         assert_eq!(
-            single(json!({"provider": "openai", "api": "response_api", "tools": ["file_search"],
-                          "vector_store_ids": ["vs_1", 2]})),
-            ("vector_store_ids[1]".into(), "each vector store id must be a non-empty string".into())
+            single(
+                json!({"provider": "openai", "api": "response_api", "tools": ["file_search"],
+                          "vector_store_ids": ["vs_1", 2]})
+            ),
+            (
+                "vector_store_ids[1]".into(),
+                "each vector store id must be a non-empty string".into()
+            )
         );
         assert_eq!(
-            vector_store_ids(&read(json!({"provider": "openai", "vector_store_ids": ["a", "b"]}))),
+            vector_store_ids(&read(
+                json!({"provider": "openai", "vector_store_ids": ["a", "b"]})
+            )),
             ["a", "b"]
         );
     }
@@ -1087,22 +1271,36 @@ mod tests {
 
     #[test]
     fn display_labels() {
-        assert_eq!(display_label(&read(json!({}))), "OpenAI - Chat Completions (default)");
+        assert_eq!(
+            display_label(&read(json!({}))),
+            "OpenAI - Chat Completions (default)"
+        );
         assert_eq!(
             display_label(&read(json!({"model": "gpt-4o"}))),
             "OpenAI - Chat Completions (default) · gpt-4o"
         );
         assert_eq!(
-            display_label(&read(json!({"provider": "openai", "api": "response_api", "model": "gpt-4o"}))),
+            display_label(&read(
+                json!({"provider": "openai", "api": "response_api", "model": "gpt-4o"})
+            )),
             "OpenAI - Response API · gpt-4o"
         );
-        assert_eq!(display_label(&read(json!({"provider": "anthropic"}))), "Anthropic - Messages");
+        assert_eq!(
+            display_label(&read(json!({"provider": "anthropic"}))),
+            "Anthropic - Messages"
+        );
         assert_eq!(
             display_label(&read(json!({"provider": "openai", "api": "batch"}))),
             "OpenAI - batch"
         );
-        assert_eq!(display_label(&read(json!({"provider": "mistral", "model": "large"}))), "mistral · large");
-        assert_eq!(display_label(&read(json!({"provider": "mistral", "api": "chat"}))), "mistral - chat");
+        assert_eq!(
+            display_label(&read(json!({"provider": "mistral", "model": "large"}))),
+            "mistral · large"
+        );
+        assert_eq!(
+            display_label(&read(json!({"provider": "mistral", "api": "chat"}))),
+            "mistral - chat"
+        );
     }
 
     #[test]
@@ -1110,19 +1308,31 @@ mod tests {
         let s = |v: Value| supports_structured_output(&read(v));
         // catalog
         assert!(s(json!({"provider": "openai", "model": "o3-mini"})));
-        assert!(s(json!({"provider": "google", "model": "gemini-2.0-flash"})));
+        assert!(s(
+            json!({"provider": "google", "model": "gemini-2.0-flash"})
+        ));
         // seed 002 Step 3 rule, extended
-        assert!(s(json!({"provider": "openai", "model": "gpt-4o-2024-08-06"})));
-        assert!(!s(json!({"provider": "openai", "model": "gpt-4o-2024-05-13"})));
+        assert!(s(
+            json!({"provider": "openai", "model": "gpt-4o-2024-08-06"})
+        ));
+        assert!(!s(
+            json!({"provider": "openai", "model": "gpt-4o-2024-05-13"})
+        ));
         assert!(!s(json!({"provider": "openai", "model": "gpt-4-turbo"})));
         assert!(!s(json!({"provider": "openai", "model": "gpt-3.5-turbo"})));
         assert!(s(json!({"provider": "openai", "model": "gpt-4.1-nano"})));
         assert!(s(json!({"provider": "openai", "model": "o1"})));
         assert!(!s(json!({"provider": "openai", "model": "o1-mini"})));
-        assert!(s(json!({"provider": "anthropic", "model": "claude-3-opus-20240229"})));
-        assert!(s(json!({"provider": "anthropic", "model": "claude-opus-4-1"})));
+        assert!(s(
+            json!({"provider": "anthropic", "model": "claude-3-opus-20240229"})
+        ));
+        assert!(s(
+            json!({"provider": "anthropic", "model": "claude-opus-4-1"})
+        ));
         assert!(!s(json!({"provider": "anthropic", "model": "claude-2.1"})));
-        assert!(s(json!({"provider": "google", "model": "gemini-2.5-flash"})));
+        assert!(s(
+            json!({"provider": "google", "model": "gemini-2.5-flash"})
+        ));
         assert!(!s(json!({"provider": "google", "model": "gemini-1.0-pro"})));
         assert!(!s(json!({"provider": "mistral", "model": "gpt-4o"})));
         assert!(!s(json!({})));
@@ -1130,7 +1340,9 @@ mod tests {
         // no provider: the default OpenAI
         assert!(s(json!({"model": "gpt-4o"})));
         // legacy compound
-        assert!(s(json!({"provider": "openai_responses", "model": "gpt-4o"})));
+        assert!(s(
+            json!({"provider": "openai_responses", "model": "gpt-4o"})
+        ));
     }
 
     #[test]

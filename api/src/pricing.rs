@@ -74,7 +74,11 @@ fn usd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> 
     let text = match Value::deserialize(deserializer)? {
         Value::String(s) => s,
         Value::Number(n) => n.to_string(),
-        other => return Err(D::Error::custom(format!("expected a USD amount, got {other}"))),
+        other => {
+            return Err(D::Error::custom(format!(
+                "expected a USD amount, got {other}"
+            )));
+        }
     };
     let amount = Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
@@ -179,11 +183,15 @@ impl PriceTable {
     /// `claude-sonnet-4`, `claude-3-5-haiku-latest` -> `claude-3-5-haiku`,
     /// `gemini-2.0-flash-001` -> `gemini-2.0-flash`). None for an unknown model.
     pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
-        let get = |m: &str| self.prices.get(&(provider.to_owned(), m.to_owned())).copied();
+        let get = |m: &str| {
+            self.prices
+                .get(&(provider.to_owned(), m.to_owned()))
+                .copied()
+        };
         get(model).or_else(|| base_model_id(model).and_then(get))
     }
 
-    /// Cost of a call in USD, rounded half away from zero to 6 decimal places:
+    /// Cost of a call in USD, rounded half away from zero to 6 decimal places (scale 6):
     /// `(tokens_prompt × input + tokens_completion × output) / 1,000,000`, with the
     /// long-context rates when the prompt exceeds their threshold.
     ///
@@ -207,10 +215,10 @@ impl PriceTable {
         let total = Decimal::from(prompt)
             .checked_mul(input)?
             .checked_add(Decimal::from(completion).checked_mul(output)?)?;
-        Some(
-            (total / Decimal::from(1_000_000))
-                .round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero),
-        )
+        let mut cost = (total / Decimal::from(1_000_000))
+            .round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero);
+        cost.rescale(6);
+        Some(cost)
     }
 }
 
@@ -289,19 +297,50 @@ mod tests {
     fn costs_are_exact_decimals_rounded_to_six_places() {
         let t = PriceTable::builtin();
         // 1,000 × 2.50/M + 500 × 10.00/M = 0.0025 + 0.005
-        assert_eq!(t.cost_usd("openai", "gpt-4o", Some(1000), Some(500)), Some(d("0.0075")));
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o", Some(1000), Some(500)),
+            Some(d("0.0075"))
+        );
         // 1 × 0.15/M = 0.00000015 -> 0.000000 after rounding; 3 × 0.15/M = 0.00000045 -> 0.000000
-        assert_eq!(t.cost_usd("openai", "gpt-4o-mini", Some(1), Some(0)), Some(d("0.000000")));
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o-mini", Some(1), Some(0)),
+            Some(d("0.000000"))
+        );
         // 7 × 0.15/M + 0 = 0.00000105 -> 0.000001
-        assert_eq!(t.cost_usd("openai", "gpt-4o-mini", Some(7), None), Some(d("0.000001")));
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o-mini", Some(7), None),
+            Some(d("0.000001"))
+        );
         // half away from zero: 5 × 0.10/M = 0.0000005 -> 0.000001
-        assert_eq!(t.cost_usd("google", "gemini-2.0-flash", Some(5), None), Some(d("0.000001")));
+        assert_eq!(
+            t.cost_usd("google", "gemini-2.0-flash", Some(5), None),
+            Some(d("0.000001"))
+        );
         // only completion tokens known
-        assert_eq!(t.cost_usd("anthropic", "claude-3-5-haiku-latest", None, Some(1_000_000)), Some(d("4")));
+        assert_eq!(
+            t.cost_usd(
+                "anthropic",
+                "claude-3-5-haiku-latest",
+                None,
+                Some(1_000_000)
+            ),
+            Some(d("4"))
+        );
         // 123,456 × 1.10/M + 7,890 × 4.40/M = 0.1358016 + 0.034716 = 0.1705176 -> 0.170518
-        assert_eq!(t.cost_usd("openai", "o3-mini", Some(123_456), Some(7_890)), Some(d("0.170518")));
-        assert_eq!(t.cost_usd("openai", "o3-mini", Some(0), Some(0)), Some(Decimal::ZERO));
-        assert_eq!(t.cost_usd("openai", "gpt-4o", Some(1000), Some(500)).unwrap().scale(), 6);
+        assert_eq!(
+            t.cost_usd("openai", "o3-mini", Some(123_456), Some(7_890)),
+            Some(d("0.170518"))
+        );
+        assert_eq!(
+            t.cost_usd("openai", "o3-mini", Some(0), Some(0)),
+            Some(Decimal::ZERO)
+        );
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o", Some(1000), Some(500))
+                .unwrap()
+                .scale(),
+            6
+        );
     }
 
     #[test]
@@ -311,19 +350,36 @@ mod tests {
         assert_eq!(t.cost_usd("mistral", "gpt-4o", Some(10), Some(10)), None);
         assert_eq!(t.cost_usd("openai", "gpt-4o", None, None), None);
         assert_eq!(t.cost_usd("openai", "gpt-4o", Some(-1), Some(10)), None);
-        assert_eq!(t.cost_usd("google", "gemini-1.5-pro", Some(10), Some(10)), None);
+        assert_eq!(
+            t.cost_usd("google", "gemini-1.5-pro", Some(10), Some(10)),
+            None
+        );
         assert_eq!(t.price("anthropic", "gpt-4o"), None);
     }
 
     #[test]
     fn snapshots_and_aliases_fall_back_to_their_base_model() {
         let t = PriceTable::builtin();
-        assert_eq!(t.price("openai", "gpt-4o-2024-08-06"), t.price("openai", "gpt-4o"));
-        // an explicitly listed snapshot wins over its base
-        assert_eq!(t.cost_usd("openai", "gpt-4o-2024-05-13", Some(1_000_000), Some(0)), Some(d("5")));
-        assert_eq!(t.cost_usd("openai", "gpt-4o-2024-08-06", Some(1_000_000), Some(0)), Some(d("2.5")));
         assert_eq!(
-            t.cost_usd("anthropic", "claude-sonnet-4-20250514", Some(1000), Some(1000)),
+            t.price("openai", "gpt-4o-2024-08-06"),
+            t.price("openai", "gpt-4o")
+        );
+        // an explicitly listed snapshot wins over its base
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o-2024-05-13", Some(1_000_000), Some(0)),
+            Some(d("5"))
+        );
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o-2024-08-06", Some(1_000_000), Some(0)),
+            Some(d("2.5"))
+        );
+        assert_eq!(
+            t.cost_usd(
+                "anthropic",
+                "claude-sonnet-4-20250514",
+                Some(1000),
+                Some(1000)
+            ),
             Some(d("0.018"))
         );
         assert!(t.price("anthropic", "claude-3-5-sonnet-latest").is_some());
@@ -341,11 +397,22 @@ mod tests {
     fn long_prompts_use_long_context_rates() {
         let t = PriceTable::builtin();
         // at the threshold: base rates; 200,000 × 1.25/M + 1,000 × 10/M = 0.25 + 0.01
-        assert_eq!(t.cost_usd("google", "gemini-2.5-pro", Some(200_000), Some(1000)), Some(d("0.26")));
-        // above: 200,001 × 2.50/M + 1,000 × 15/M = 0.5000025 + 0.015 = 0.5150025 -> 0.515003
-        assert_eq!(t.cost_usd("google", "gemini-2.5-pro", Some(200_001), Some(1000)), Some(d("0.515003")));
         assert_eq!(
-            t.cost_usd("anthropic", "claude-sonnet-4-20250514", Some(300_000), Some(0)),
+            t.cost_usd("google", "gemini-2.5-pro", Some(200_000), Some(1000)),
+            Some(d("0.26"))
+        );
+        // above: 200,001 × 2.50/M + 1,000 × 15/M = 0.5000025 + 0.015 = 0.5150025 -> 0.515003
+        assert_eq!(
+            t.cost_usd("google", "gemini-2.5-pro", Some(200_001), Some(1000)),
+            Some(d("0.515003"))
+        );
+        assert_eq!(
+            t.cost_usd(
+                "anthropic",
+                "claude-sonnet-4-20250514",
+                Some(300_000),
+                Some(0)
+            ),
             Some(d("1.8"))
         );
     }
@@ -360,12 +427,24 @@ mod tests {
                                                          "output_per_million_usd": "6"}}}}"#,
         )
         .unwrap();
-        assert_eq!(t.cost_usd("openai", "gpt-4o", Some(1_000_000), Some(1_000_000)), Some(d("10.5")));
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o", Some(1_000_000), Some(1_000_000)),
+            Some(d("10.5"))
+        );
         // the override also applies to snapshots of the overridden model
-        assert_eq!(t.cost_usd("openai", "gpt-4o-2024-11-20", Some(1_000_000), None), Some(d("2")));
-        assert_eq!(t.cost_usd("mistral", "mistral-large", Some(500_000), Some(0)), Some(d("1")));
+        assert_eq!(
+            t.cost_usd("openai", "gpt-4o-2024-11-20", Some(1_000_000), None),
+            Some(d("2"))
+        );
+        assert_eq!(
+            t.cost_usd("mistral", "mistral-large", Some(500_000), Some(0)),
+            Some(d("1"))
+        );
         // untouched entries keep the built-in price
-        assert_eq!(t.price("openai", "gpt-4o-mini"), PriceTable::builtin().price("openai", "gpt-4o-mini"));
+        assert_eq!(
+            t.price("openai", "gpt-4o-mini"),
+            PriceTable::builtin().price("openai", "gpt-4o-mini")
+        );
         assert_eq!(t.as_of(), "2026-12-01");
         assert!(t.source().starts_with("our contract; built-in: "));
         // numbers are read exactly as written
@@ -373,8 +452,14 @@ mod tests {
             r#"{"models": {"openai": {"x": {"input_per_million_usd": 0.1, "output_per_million_usd": 1e-1}}}}"#,
         )
         .unwrap();
-        assert_eq!(t.price("openai", "x").unwrap().input_per_million_usd, d("0.1"));
-        assert_eq!(t.price("openai", "x").unwrap().output_per_million_usd, d("0.1"));
+        assert_eq!(
+            t.price("openai", "x").unwrap().input_per_million_usd,
+            d("0.1")
+        );
+        assert_eq!(
+            t.price("openai", "x").unwrap().output_per_million_usd,
+            d("0.1")
+        );
         assert_eq!(t.as_of(), "2026-11-21");
     }
 
@@ -388,9 +473,14 @@ mod tests {
             .contains("\"cheap\" is not a decimal USD amount"));
         assert!(err(r#"{"models": {"openai": {"x": {"input_usd": "1", "output_per_million_usd": "1"}}}}"#)
             .contains("unknown field `input_usd`"));
-        assert!(err(r#"{"models": {"openai": {"x": {"output_per_million_usd": "1"}}}}"#)
-            .contains("missing field `input_per_million_usd`"));
-        assert_eq!(err(r#"{"currency": "EUR", "models": {}}"#), "prices file: currency must be USD, not EUR");
+        assert!(
+            err(r#"{"models": {"openai": {"x": {"output_per_million_usd": "1"}}}}"#)
+                .contains("missing field `input_per_million_usd`")
+        );
+        assert_eq!(
+            err(r#"{"currency": "EUR", "models": {}}"#),
+            "prices file: currency must be USD, not EUR"
+        );
         assert!(err(r#"{"prices": {}}"#).contains("unknown field `prices`"));
     }
 }

@@ -1,7 +1,7 @@
 //! Field-level validation errors shared by the domain modules (no HTTP here): the HTTP layer
 //! turns them into a 422 problem+json with `errors: [{field, message}]`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One invalid field of a request: `field` is a dotted path such as `model_config.temperature`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -55,4 +55,14 @@ impl Errors {
             Err(self.0)
         }
     }
+}
+
+/// `deserialize_with` for PATCH fields that may be set to `null`: absent -> `None`,
+/// `null` -> `Some(None)`, a value -> `Some(Some(v))` (use with `#[serde(default)]`).
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(deserializer)?))
 }

@@ -1,27 +1,10 @@
 //! The service starts on 127.0.0.1:0, migrates its database and answers the probes.
 
 use crate::db_tests;
-use crate::support::TestDb;
-
-/// Starts the real app on an ephemeral port over `db` (migrated first); returns its base URL.
-pub async fn spawn_app(db: &TestDb) -> String {
-    use migration::MigratorTrait;
-    migration::Migrator::up(&db.conn, None)
-        .await
-        .expect("migrate");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let state = api::AppState {
-        db: db.conn.clone(),
-    };
-    tokio::spawn(async move { api::serve(listener, state).await });
-    format!("http://{addr}")
-}
+use crate::support::{TestDb, spawn_app};
 
 async fn probes_answer_ok(db: TestDb) {
-    let base = spawn_app(&db).await;
+    let base = spawn_app(&db, None).await.base;
     let client = reqwest::Client::new();
     for path in ["/healthz", "/readyz"] {
         let res = client
@@ -36,7 +19,7 @@ async fn probes_answer_ok(db: TestDb) {
 }
 
 async fn readyz_reports_a_lost_database_as_503_problem(db: TestDb) {
-    let base = spawn_app(&db).await;
+    let base = spawn_app(&db, None).await.base;
     db.conn.clone().close().await.expect("close pool");
     let res = reqwest::get(format!("{base}/readyz"))
         .await

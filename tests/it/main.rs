@@ -9,4 +9,6 @@ mod support;
 
 mod health;
 mod migrations;
+mod openapi;
+mod prompts;
 mod schema;

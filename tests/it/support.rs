@@ -285,3 +285,126 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// A running app over a test database, and an HTTP client for it.
+pub struct App {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: Option<String>,
+}
+
+/// What a request answered: status, content type and JSON body (`null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: JsonValue,
+}
+
+impl App {
+    /// Sends `method path` with an optional JSON body (and the app's token, if any).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&JsonValue>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = res.text().await.expect("body");
+        let body = if text.is_empty() {
+            JsonValue::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(JsonValue::String(text))
+        };
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: JsonValue) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: JsonValue) -> Answer {
+        self.send(reqwest::Method::PATCH, path, Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// POSTs and asserts `201`, returning the body.
+    pub async fn create(&self, path: &str, body: JsonValue) -> JsonValue {
+        let a = self.post(path, body).await;
+        assert_eq!(a.status, 201, "POST {path}: {:?}", a.body);
+        a.body
+    }
+}
+
+impl Answer {
+    /// Asserts a problem+json answer of `status`; returns the `errors[].field` list.
+    pub fn problem(&self, status: u16) -> Vec<String> {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status, "{:?}", self.body);
+        assert!(
+            self.body["title"].is_string() && self.body["type"].is_string(),
+            "{:?}",
+            self.body
+        );
+        self.body["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Migrates `db` and starts the real app on 127.0.0.1:0 (with `token` as the API token).
+pub async fn spawn_app(db: &TestDb, token: Option<&str>) -> App {
+    use migration::MigratorTrait;
+    migration::Migrator::up(&db.conn, None)
+        .await
+        .expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = api::AppState {
+        db: db.conn.clone(),
+        api_token: token.map(std::sync::Arc::from),
+    };
+    tokio::spawn(async move { api::serve(listener, state).await });
+    App {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        token: token.map(str::to_owned),
+    }
+}

@@ -31,7 +31,11 @@ pub struct ExactMatch;
 impl ExactMatch {
     fn normalize(text: &str, case_sensitive: bool, trim: bool) -> String {
         let text = if trim { text.trim() } else { text };
-        if case_sensitive { text.to_owned() } else { text.to_lowercase() }
+        if case_sensitive {
+            text.to_owned()
+        } else {
+            text.to_lowercase()
+        }
     }
 }
 
@@ -79,7 +83,10 @@ impl Evaluator for ExactMatch {
         let trim = config_bool(config, "trim_whitespace", true);
         let (expected, source) = match config.get("expected_text").and_then(Value::as_str) {
             Some(text) => (Some(text), Some("config")),
-            None => (input.expected_output, input.expected_output.map(|_| "expected_output")),
+            None => (
+                input.expected_output,
+                input.expected_output.map(|_| "expected_output"),
+            ),
         };
         let actual = Self::normalize(input.response_text, case_sensitive, trim);
         let Some(expected) = expected else {
@@ -141,8 +148,11 @@ mod tests {
             json!({"case_sensitive": false, "trim_whitespace": true})
         );
         assert_eq!(
-            validate_config("exact_match", &json!({"expected_text": "x", "case_sensitive": true}))
-                .unwrap(),
+            validate_config(
+                "exact_match",
+                &json!({"expected_text": "x", "case_sensitive": true})
+            )
+            .unwrap(),
             json!({"expected_text": "x", "case_sensitive": true, "trim_whitespace": true})
         );
     }
@@ -180,7 +190,13 @@ mod tests {
     #[test]
     fn unicode_case_folding() {
         assert!(run(json!({"expected_text": "ÉCOLE"}), "école").passed);
-        assert!(!run(json!({"expected_text": "ÉCOLE", "case_sensitive": true}), "école").passed);
+        assert!(
+            !run(
+                json!({"expected_text": "ÉCOLE", "case_sensitive": true}),
+                "école"
+            )
+            .passed
+        );
     }
 
     #[test]

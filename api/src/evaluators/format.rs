@@ -33,7 +33,9 @@ use crate::validation::FieldError;
 pub const FORMATS: [&str; 3] = ["json", "markdown", "plain_text"];
 
 /// Type names of `key_types`.
-pub const KEY_TYPES: [&str; 7] = ["string", "number", "integer", "boolean", "array", "object", "null"];
+pub const KEY_TYPES: [&str; 7] = [
+    "string", "number", "integer", "boolean", "array", "object", "null",
+];
 
 /// Type names of PromptTracker's `schema.types` (with its aliases `int`, `float`, `bool`,
 /// `hash`, `nil`).
@@ -109,7 +111,10 @@ const CONSTRUCTS: [(&str, &str); 6] = [
         r"(?m)\*\*[^\s*](?:[^*\n]*[^\s*])?\*\*|__[^\s_](?:[^_\n]*[^\s_])?__|(?:^|[^\w*])\*[^\s*](?:[^*\n]*[^\s*])?\*(?:[^\w*]|$)|(?:^|[^\w])_[^\s_](?:[^_\n]*[^\s_])?_(?:[^\w]|$)",
     ),
     ("code", r"(?m)`[^`\n]+`|^[ \t]*(?:```|~~~)"),
-    ("link", r#"!?\[[^\]\n]+\]\([^)\s]+(?:[ \t]+"[^"\n]*")?\)|<https?://[^>\s]+>"#),
+    (
+        "link",
+        r#"!?\[[^\]\n]+\]\([^)\s]+(?:[ \t]+"[^"\n]*")?\)|<https?://[^>\s]+>"#,
+    ),
     (
         "table",
         r"(?m)^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$|^[ \t]*\|[ \t]*:?-{3,}:?[ \t]*\|[ \t]*$",
@@ -152,12 +157,22 @@ fn score_structure(
     path: &str,
     errors: &mut Vec<String>,
 ) -> f64 {
-    let at = |msg: String| if path.is_empty() { msg } else { format!("{path}: {msg}") };
+    let at = |msg: String| {
+        if path.is_empty() {
+            msg
+        } else {
+            format!("{path}: {msg}")
+        }
+    };
     let required = config_strings(schema, "required_keys");
     let optional = config_strings(schema, "optional_keys");
     let mut score = 100.0;
     if !required.is_empty() {
-        let missing: Vec<&str> = required.iter().copied().filter(|k| !data.contains_key(*k)).collect();
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|k| !data.contains_key(*k))
+            .collect();
         if !missing.is_empty() {
             errors.push(at(format!("missing required keys: {}", missing.join(", "))));
             score -= (missing.len() as f64 / required.len() as f64 * 50.0).round();
@@ -170,7 +185,10 @@ fn score_structure(
             .filter(|k| !required.contains(k) && !optional.contains(k))
             .collect();
         if !extra.is_empty() {
-            errors.push(at(format!("extra keys not allowed in strict mode: {}", extra.join(", "))));
+            errors.push(at(format!(
+                "extra keys not allowed in strict mode: {}",
+                extra.join(", ")
+            )));
             score -= 20.0;
         }
     }
@@ -191,14 +209,20 @@ fn score_structure(
     if let Some(nested) = schema.get("nested_structure").and_then(Value::as_object) {
         for (key, nested_schema) in nested {
             let Some(value) = data.get(key) else { continue };
-            let nested_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let nested_path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             match value {
                 Value::Object(inner) => {
                     let s = score_structure(inner, nested_schema, strict, &nested_path, errors);
                     score = f64::min(score, s);
                 }
                 _ => {
-                    errors.push(at(format!("key '{key}' should be an object for nested validation")));
+                    errors.push(at(format!(
+                        "key '{key}' should be an object for nested validation"
+                    )));
                     score -= 15.0;
                 }
             }
@@ -220,7 +244,9 @@ impl Format {
                 );
             }
         };
-        let schema = config.get("schema").filter(|s| s.as_object().is_some_and(|o| !o.is_empty()));
+        let schema = config
+            .get("schema")
+            .filter(|s| s.as_object().is_some_and(|o| !o.is_empty()));
         if let Some(schema) = schema {
             let Some(data) = value.as_object() else {
                 return Self::not_an_object(&value);
@@ -243,7 +269,10 @@ impl Format {
 
         let required = config_strings(config, "required_keys");
         let empty = Map::new();
-        let key_types = config.get("key_types").and_then(Value::as_object).unwrap_or(&empty);
+        let key_types = config
+            .get("key_types")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let checks = required.len() + key_types.len();
         if checks == 0 {
             return Outcome::new(
@@ -256,7 +285,11 @@ impl Format {
         let Some(data) = value.as_object() else {
             return Self::not_an_object(&value);
         };
-        let missing: Vec<&str> = required.iter().copied().filter(|k| !data.contains_key(*k)).collect();
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|k| !data.contains_key(*k))
+            .collect();
         let type_errors: Vec<Value> = key_types
             .iter()
             .filter_map(|(key, expected)| {
@@ -281,7 +314,10 @@ impl Format {
             ));
         }
         let feedback = if problems.is_empty() {
-            format!("Valid JSON with all {} satisfied.", plural(checks, "key requirement"))
+            format!(
+                "Valid JSON with all {} satisfied.",
+                plural(checks, "key requirement")
+            )
         } else {
             format!("Valid JSON but {}.", problems.join("; "))
         };
@@ -302,7 +338,10 @@ impl Format {
         Outcome::new(
             0.0,
             false,
-            format!("Valid JSON but not an object (got {}), so keys cannot be checked.", type_name(value)),
+            format!(
+                "Valid JSON but not an object (got {}), so keys cannot be checked.",
+                type_name(value)
+            ),
             json!({"format": "json", "valid_json": true, "errors": ["not an object"]}),
         )
     }
@@ -312,11 +351,21 @@ impl Format {
         let has_headers = constructs.contains(&"heading");
         let require_headers = config_bool(config, "require_headers", false);
         let (score, feedback) = if constructs.is_empty() {
-            (0.0, "No markdown constructs found (headings, lists, emphasis, code, links, tables).".to_owned())
+            (
+                0.0,
+                "No markdown constructs found (headings, lists, emphasis, code, links, tables)."
+                    .to_owned(),
+            )
         } else if require_headers && !has_headers {
-            (50.0, "Markdown found but missing markdown headers.".to_owned())
+            (
+                50.0,
+                "Markdown found but missing markdown headers.".to_owned(),
+            )
         } else {
-            (100.0, format!("Valid markdown format ({}).", constructs.join(", ")))
+            (
+                100.0,
+                format!("Valid markdown format ({}).", constructs.join(", ")),
+            )
         };
         Outcome::new(
             score,
@@ -334,7 +383,13 @@ impl Format {
         } else if is_json {
             (0.0, "Response is JSON, not plain text.".to_owned())
         } else if !constructs.is_empty() {
-            (0.0, format!("Response contains markdown ({}), not plain text.", constructs.join(", ")))
+            (
+                0.0,
+                format!(
+                    "Response contains markdown ({}), not plain text.",
+                    constructs.join(", ")
+                ),
+            )
         } else {
             (100.0, "Valid plain text.".to_owned())
         };
@@ -415,13 +470,25 @@ impl Evaluator for Format {
     }
 
     fn check_config(&self, config: &Value) -> Vec<FieldError> {
-        let format = config.get("format").and_then(Value::as_str).unwrap_or("plain_text");
+        let format = config
+            .get("format")
+            .and_then(Value::as_str)
+            .unwrap_or("plain_text");
         let has_keys = !config_strings(config, "required_keys").is_empty();
-        let has_types = config.get("key_types").and_then(Value::as_object).is_some_and(|o| !o.is_empty());
-        let has_schema = config.get("schema").and_then(Value::as_object).is_some_and(|o| !o.is_empty());
+        let has_types = config
+            .get("key_types")
+            .and_then(Value::as_object)
+            .is_some_and(|o| !o.is_empty());
+        let has_schema = config
+            .get("schema")
+            .and_then(Value::as_object)
+            .is_some_and(|o| !o.is_empty());
         let mut errors = Vec::new();
         let mut only = |field: &str, applies: &str| {
-            errors.push(FieldError::new(format!("config.{field}"), format!("only applies when {applies}")))
+            errors.push(FieldError::new(
+                format!("config.{field}"),
+                format!("only applies when {applies}"),
+            ))
         };
         if format != "json" {
             if has_keys {
@@ -450,7 +517,11 @@ impl Evaluator for Format {
     }
 
     fn evaluate(&self, config: &Value, input: &EvaluationInput<'_>) -> Outcome {
-        match config.get("format").and_then(Value::as_str).unwrap_or("plain_text") {
+        match config
+            .get("format")
+            .and_then(Value::as_str)
+            .unwrap_or("plain_text")
+        {
             "json" => Self::evaluate_json(config, input.response_text),
             "markdown" => Self::evaluate_markdown(config, input.response_text),
             _ => Self::evaluate_plain_text(input.response_text),
@@ -498,7 +569,10 @@ mod tests {
         let cfg = json!({"format": "json", "required_keys": ["name", "email"]});
         let o = run(cfg, r#"{"name": "Ada", "email": "ada@example.com"}"#);
         assert_eq!((o.score, o.passed), (100.0, true));
-        assert_eq!(o.feedback, "Valid JSON with all 2 key requirements satisfied.");
+        assert_eq!(
+            o.feedback,
+            "Valid JSON with all 2 key requirements satisfied."
+        );
     }
 
     #[test]
@@ -521,14 +595,20 @@ mod tests {
             "Valid JSON but missing keys: email; key 'age' has wrong type (expected integer, got number)."
         );
         // PromptTracker formula without types: round(100 * 1/3) = 33.
-        let o = run(json!({"format": "json", "required_keys": ["a", "b", "c"]}), r#"{"a": 1}"#);
+        let o = run(
+            json!({"format": "json", "required_keys": ["a", "b", "c"]}),
+            r#"{"a": 1}"#,
+        );
         assert_eq!(o.score, 33.0);
     }
 
     #[test]
     fn json_fenced_and_plain() {
         let fenced = "```json\n{\"a\": [1, 2]}\n```";
-        let o = run(json!({"format": "json", "key_types": {"a": "array"}}), fenced);
+        let o = run(
+            json!({"format": "json", "key_types": {"a": "array"}}),
+            fenced,
+        );
         assert_eq!((o.score, o.passed), (100.0, true));
         // Without requirements any JSON value is fine.
         assert_eq!(run(json!({"format": "json"}), "42").score, 100.0);
@@ -543,7 +623,10 @@ mod tests {
         assert_eq!(run(json!({"format": "json"}), "").score, 0.0);
         let o = run(json!({"format": "json", "required_keys": ["a"]}), "[1]");
         assert_eq!((o.score, o.passed), (0.0, false));
-        assert_eq!(o.feedback, "Valid JSON but not an object (got array), so keys cannot be checked.");
+        assert_eq!(
+            o.feedback,
+            "Valid JSON but not an object (got array), so keys cannot be checked."
+        );
     }
 
     #[test]
@@ -628,7 +711,10 @@ mod tests {
         assert_eq!((o.score, o.passed), (100.0, true));
         let o = run(cfg.clone(), "The capital is **Paris**.");
         assert_eq!((o.score, o.passed), (0.0, false));
-        assert_eq!(o.feedback, "Response contains markdown (emphasis), not plain text.");
+        assert_eq!(
+            o.feedback,
+            "Response contains markdown (emphasis), not plain text."
+        );
         let o = run(cfg.clone(), "{\"a\": 1}");
         assert_eq!((o.score, o.details["is_json"].clone()), (0.0, json!(true)));
         assert_eq!(run(cfg.clone(), "  \n ").score, 0.0);
@@ -642,17 +728,27 @@ mod tests {
     fn invalid_config() {
         let err = validate_config("format", &json!({"format": "yaml"})).unwrap_err();
         assert_eq!(err[0].field, "config.format");
-        let err = validate_config("format", &json!({"format": "json", "key_types": {"a": "str"}}))
-            .unwrap_err();
+        let err = validate_config(
+            "format",
+            &json!({"format": "json", "key_types": {"a": "str"}}),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "config.key_types.a");
-        let err = validate_config("format", &json!({"format": "markdown", "required_keys": ["a"]}))
-            .unwrap_err();
+        let err = validate_config(
+            "format",
+            &json!({"format": "markdown", "required_keys": ["a"]}),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "config.required_keys");
         assert_eq!(err[0].message, "only applies when format is json");
-        let err = validate_config("format", &json!({"format": "json", "require_headers": true}))
-            .unwrap_err();
+        let err = validate_config(
+            "format",
+            &json!({"format": "json", "require_headers": true}),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "config.require_headers");
-        let err = validate_config("format", &json!({"format": "json", "strict": true})).unwrap_err();
+        let err =
+            validate_config("format", &json!({"format": "json", "strict": true})).unwrap_err();
         assert_eq!(err[0].field, "config.strict");
         let err = validate_config(
             "format",
@@ -666,8 +762,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err[0].field, "config.schema.nested_structure.u.types.id");
-        let err = validate_config("format", &json!({"format": "json", "schema": {"required": ["a"]}}))
-            .unwrap_err();
+        let err = validate_config(
+            "format",
+            &json!({"format": "json", "schema": {"required": ["a"]}}),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "config.schema.required");
     }
 }

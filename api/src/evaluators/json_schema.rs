@@ -7,7 +7,10 @@
 
 use serde_json::{Value, json};
 
-use super::{EvaluationInput, Evaluator, Outcome, object_schema, parse_json_response, plural, preview, schema_errors};
+use super::{
+    EvaluationInput, Evaluator, Outcome, object_schema, parse_json_response, plural, preview,
+    schema_errors,
+};
 use crate::validation::FieldError;
 
 /// How many validation errors `details.errors` lists at most.
@@ -161,7 +164,10 @@ mod tests {
     fn valid_response() {
         let o = run(person(), r#"{"name": "Ada", "age": 36, "tags": ["math"]}"#);
         assert_eq!((o.score, o.passed), (100.0, true));
-        assert_eq!(o.details, json!({"valid_json": true, "error_count": 0, "errors": []}));
+        assert_eq!(
+            o.details,
+            json!({"valid_json": true, "error_count": 0, "errors": []})
+        );
         assert_eq!(o.feedback, "Response is valid JSON matching the schema.");
     }
 
@@ -184,7 +190,10 @@ mod tests {
             .collect();
         paths.sort_unstable();
         assert_eq!(paths, ["", "/age", "/tags/1"]);
-        assert!(o.feedback.starts_with("Response JSON does not match the schema (3 errors; first at "));
+        assert!(
+            o.feedback
+                .starts_with("Response JSON does not match the schema (3 errors; first at ")
+        );
     }
 
     #[test]
@@ -231,10 +240,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err[0].field, "config.schema.properties.a.minLength");
-        let err = validate_config("json_schema", &json!({"schema": {"$ref": "#/$defs/missing"}}))
-            .unwrap_err();
+        let err = validate_config(
+            "json_schema",
+            &json!({"schema": {"$ref": "#/$defs/missing"}}),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "config.schema");
-        assert!(err[0].message.starts_with("invalid JSON Schema: "), "{err:?}");
+        assert!(
+            err[0].message.starts_with("invalid JSON Schema: "),
+            "{err:?}"
+        );
         let err = validate_config(
             "json_schema",
             &json!({"schema": {"$ref": "https://example.com/schema.json"}}),

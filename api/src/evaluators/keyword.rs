@@ -90,7 +90,11 @@ impl Evaluator for Keyword {
             input.response_text.to_lowercase()
         };
         let found = |k: &str| {
-            if case_sensitive { text.contains(k) } else { text.contains(&k.to_lowercase()) }
+            if case_sensitive {
+                text.contains(k)
+            } else {
+                text.contains(&k.to_lowercase())
+            }
         };
         let (required_found, missing): (Vec<&str>, Vec<&str>) =
             required.iter().partition(|k| found(k));
@@ -114,7 +118,10 @@ impl Evaluator for Keyword {
             parts.push(format!("missing required keywords: {}", missing.join(", ")));
         }
         if !forbidden_found.is_empty() {
-            parts.push(format!("contains forbidden keywords: {}", forbidden_found.join(", ")));
+            parts.push(format!(
+                "contains forbidden keywords: {}",
+                forbidden_found.join(", ")
+            ));
         }
         let feedback = if parts.is_empty() {
             "All keyword requirements met.".to_owned()
@@ -160,7 +167,8 @@ mod tests {
 
     #[test]
     fn all_requirements_met() {
-        let cfg = json!({"required_keywords": ["hello", "welcome"], "forbidden_keywords": ["error"]});
+        let cfg =
+            json!({"required_keywords": ["hello", "welcome"], "forbidden_keywords": ["error"]});
         let o = run(cfg, "Hello and WELCOME!");
         assert_eq!((o.score, o.passed), (100.0, true));
         assert_eq!(o.feedback, "All keyword requirements met.");
@@ -169,7 +177,10 @@ mod tests {
 
     #[test]
     fn partial_required_only() {
-        let o = run(json!({"required_keywords": ["a1", "b2", "c3"]}), "a1 and b2");
+        let o = run(
+            json!({"required_keywords": ["a1", "b2", "c3"]}),
+            "a1 and b2",
+        );
         // round(2/3 * 100) = 67
         assert_eq!((o.score, o.passed), (67.0, false));
         assert_eq!(o.details["missing"], json!(["c3"]));
@@ -209,7 +220,13 @@ mod tests {
         let cs = json!({"required_keywords": ["Paris"], "case_sensitive": true});
         assert_eq!(run(cs.clone(), "paris").score, 0.0);
         assert_eq!(run(cs, "Paris").score, 100.0);
-        assert!(run(json!({"required_keywords": ["STRASSE", "Élan"]}), "strasse élan").passed);
+        assert!(
+            run(
+                json!({"required_keywords": ["STRASSE", "Élan"]}),
+                "strasse élan"
+            )
+            .passed
+        );
     }
 
     #[test]
@@ -230,7 +247,8 @@ mod tests {
                 "at least one of required_keywords and forbidden_keywords must be non-empty"
             )]
         );
-        let err = validate_config("keyword", &json!({"forbidden_keywords": ["x", ""]})).unwrap_err();
+        let err =
+            validate_config("keyword", &json!({"forbidden_keywords": ["x", ""]})).unwrap_err();
         assert_eq!(err[0].field, "config.forbidden_keywords[1]");
         let err = validate_config("keyword", &json!({"required_keywords": "x"})).unwrap_err();
         assert_eq!(err[0].field, "config.required_keywords");

@@ -133,8 +133,14 @@ mod tests {
             assert_eq!((o.score, o.passed), (100.0, true), "{text}");
         }
         let o = run(cfg, "abcd");
-        assert_eq!(o.details, json!({"length": 4, "min_length": 3, "max_length": 5}));
-        assert_eq!(o.feedback, "Response length is acceptable (4 chars). Range: 3-5 chars.");
+        assert_eq!(
+            o.details,
+            json!({"length": 4, "min_length": 3, "max_length": 5})
+        );
+        assert_eq!(
+            o.feedback,
+            "Response length is acceptable (4 chars). Range: 3-5 chars."
+        );
     }
 
     #[test]
@@ -142,17 +148,26 @@ mod tests {
         let cfg = json!({"min_length": 3, "max_length": 5});
         let o = run(cfg.clone(), "ab");
         assert_eq!((o.score, o.passed), (0.0, false));
-        assert_eq!(o.feedback, "Response is too short (2 chars). Minimum: 3 chars.");
+        assert_eq!(
+            o.feedback,
+            "Response is too short (2 chars). Minimum: 3 chars."
+        );
         let o = run(cfg, "abcdef");
         assert_eq!((o.score, o.passed), (0.0, false));
-        assert_eq!(o.feedback, "Response is too long (6 chars). Maximum: 5 chars.");
+        assert_eq!(
+            o.feedback,
+            "Response is too long (6 chars). Maximum: 5 chars."
+        );
     }
 
     #[test]
     fn counts_unicode_scalar_values_not_bytes() {
         // 5 characters, 11 bytes; the emoji is one scalar value.
         let text = "héllo";
-        assert_eq!(run(json!({"min_length": 5, "max_length": 5}), text).score, 100.0);
+        assert_eq!(
+            run(json!({"min_length": 5, "max_length": 5}), text).score,
+            100.0
+        );
         let o = run(json!({"min_length": 0, "max_length": 3}), "日本語🙂");
         assert_eq!(o.details["length"], 4);
         assert!(!o.passed);
@@ -170,10 +185,15 @@ mod tests {
 
     #[test]
     fn invalid_config() {
-        let err = validate_config("length", &json!({"min_length": 10, "max_length": 5})).unwrap_err();
+        let err =
+            validate_config("length", &json!({"min_length": 10, "max_length": 5})).unwrap_err();
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].field, "config.min_length");
-        assert!(err[0].message.starts_with("min_length (10) must not exceed max_length (5)"));
+        assert!(
+            err[0]
+                .message
+                .starts_with("min_length (10) must not exceed max_length (5)")
+        );
         // Only max_length given, below the default min_length.
         let err = validate_config("length", &json!({"max_length": 5})).unwrap_err();
         assert_eq!(err[0].field, "config.min_length");

@@ -59,7 +59,12 @@ pub struct Outcome {
 impl Outcome {
     /// An outcome whose `score` is clamped to 0..=100 (NaN becomes 0) and rounded to 2 decimals.
     pub fn new(score: f64, passed: bool, feedback: impl Into<String>, details: Value) -> Self {
-        Self { score: round_score(score), passed, feedback: feedback.into(), details }
+        Self {
+            score: round_score(score),
+            passed,
+            feedback: feedback.into(),
+            details,
+        }
     }
 }
 
@@ -122,7 +127,10 @@ pub fn validate_config(key: &str, config: &Value) -> Result<Value, Vec<FieldErro
         let valid: Vec<&str> = REGISTRY.iter().map(|e| e.key()).collect();
         return Err(vec![FieldError::new(
             "evaluator_key",
-            format!("unknown evaluator `{key}`; valid keys: {}", valid.join(", ")),
+            format!(
+                "unknown evaluator `{key}`; valid keys: {}",
+                valid.join(", ")
+            ),
         )]);
     };
     let config = match config {
@@ -146,7 +154,11 @@ pub fn validate_config(key: &str, config: &Value) -> Result<Value, Vec<FieldErro
     }
     let config = with_defaults(&schema, config);
     let errors = evaluator.check_config(&config);
-    if errors.is_empty() { Ok(config) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Runs evaluator `key` on `input` with `config` (validated first with [`validate_config`]).
@@ -165,7 +177,10 @@ pub fn evaluate(
     if let Some(t) = threshold
         && !(0..=100).contains(&t)
     {
-        return Err(vec![FieldError::new("threshold", "must be an integer from 0 to 100")]);
+        return Err(vec![FieldError::new(
+            "threshold",
+            "must be an integer from 0 to 100",
+        )]);
     }
     let evaluator = get(key).expect("validate_config accepted the key");
     let mut outcome = evaluator.evaluate(&config, input);
@@ -222,7 +237,11 @@ fn config_strings<'c>(config: &'c Value, key: &str) -> Vec<&'c str> {
 /// values saturate.
 fn config_count(config: &Value, key: &str) -> Option<u64> {
     let v = config.get(key)?;
-    v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    })
 }
 
 /// Fills in the top-level `default`s of `schema.properties` that `config` lacks.
@@ -257,7 +276,9 @@ fn schema_errors(
         let at = field_path(prefix, instance, &pointer);
         match error.kind() {
             Kind::Required { property } => {
-                let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
+                let name = property
+                    .as_str()
+                    .map_or_else(|| property.to_string(), str::to_owned);
                 out.push(FieldError::new(format!("{at}.{name}"), "is required"));
             }
             Kind::AdditionalProperties { unexpected } => {
@@ -337,12 +358,20 @@ fn parse_json_response(text: &str) -> Result<Value, serde_json::Error> {
 fn preview(text: &str, max: usize) -> String {
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() { format!("{head}...") } else { head }
+    if chars.next().is_some() {
+        format!("{head}...")
+    } else {
+        head
+    }
 }
 
 /// `n` followed by `word`, pluralised with `s` unless `n == 1`.
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 #[cfg(test)]
@@ -363,7 +392,14 @@ mod tests {
         let keys: Vec<&str> = registry().iter().map(|e| e.key()).collect();
         assert_eq!(
             keys,
-            ["exact_match", "pattern_match", "keyword", "length", "format", "json_schema"]
+            [
+                "exact_match",
+                "pattern_match",
+                "keyword",
+                "length",
+                "format",
+                "json_schema"
+            ]
         );
         for e in registry() {
             let schema = e.config_schema();
@@ -382,15 +418,20 @@ mod tests {
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].field, "evaluator_key");
         assert!(err[0].message.contains("sentiment"));
-        assert!(err[0].message.contains(
-            "exact_match, pattern_match, keyword, length, format, json_schema"
-        ));
+        assert!(
+            err[0]
+                .message
+                .contains("exact_match, pattern_match, keyword, length, format, json_schema")
+        );
     }
 
     #[test]
     fn config_must_be_an_object_null_means_empty() {
         let err = validate_config("length", &json!([1])).unwrap_err();
-        assert_eq!(err, vec![FieldError::new("config", "must be a JSON object")]);
+        assert_eq!(
+            err,
+            vec![FieldError::new("config", "must be a JSON object")]
+        );
         let err = validate_config("length", &json!("x")).unwrap_err();
         assert_eq!(err[0].field, "config");
         assert_eq!(
@@ -401,11 +442,14 @@ mod tests {
 
     #[test]
     fn schema_errors_name_the_property() {
-        let err = validate_config("keyword", &json!({
-            "required_keywords": ["ok", 3],
-            "case_sensitive": "yes",
-            "colour": 1
-        }))
+        let err = validate_config(
+            "keyword",
+            &json!({
+                "required_keywords": ["ok", 3],
+                "case_sensitive": "yes",
+                "colour": 1
+            }),
+        )
         .unwrap_err();
         let fields: Vec<&str> = err.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"config.required_keywords[1]"), "{err:?}");
@@ -417,13 +461,19 @@ mod tests {
             "unknown property; valid properties: case_sensitive, forbidden_keywords, required_keywords"
         );
         let missing = validate_config("json_schema", &json!({})).unwrap_err();
-        assert_eq!(missing, vec![FieldError::new("config.schema", "is required")]);
+        assert_eq!(
+            missing,
+            vec![FieldError::new("config.schema", "is required")]
+        );
     }
 
     #[test]
     fn field_path_distinguishes_arrays_from_numeric_keys() {
         let v = json!({"a": [{"0": {"b~c/d": 1}}]});
-        assert_eq!(field_path("config", &v, "/a/0/0/b~0c~1d"), "config.a[0].0.b~c/d");
+        assert_eq!(
+            field_path("config", &v, "/a/0/0/b~0c~1d"),
+            "config.a[0].0.b~c/d"
+        );
         assert_eq!(field_path("config", &v, ""), "config");
     }
 
@@ -476,7 +526,10 @@ mod tests {
         assert_eq!(strip_json_fence("  ```JSON\n[1]\n```\n"), "[1]");
         assert_eq!(strip_json_fence("```\n{}\n```"), "{}");
         assert_eq!(strip_json_fence("```python\n{}\n```"), "```python\n{}\n```");
-        assert_eq!(strip_json_fence("Here:\n```json\n{}\n```"), "Here:\n```json\n{}\n```");
+        assert_eq!(
+            strip_json_fence("Here:\n```json\n{}\n```"),
+            "Here:\n```json\n{}\n```"
+        );
         assert_eq!(strip_json_fence(" {} "), "{}");
     }
 

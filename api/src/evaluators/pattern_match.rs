@@ -19,7 +19,9 @@
 use regex::{Regex, RegexBuilder};
 use serde_json::{Value, json};
 
-use super::{EvaluationInput, Evaluator, Outcome, config_bool, config_strings, object_schema, plural};
+use super::{
+    EvaluationInput, Evaluator, Outcome, config_bool, config_strings, object_schema, plural,
+};
 use crate::validation::FieldError;
 
 /// The `pattern_match` evaluator (PromptTracker `PatternMatchEvaluator`).
@@ -55,7 +57,10 @@ fn split_regex(pattern: &str) -> Option<(&str, &str)> {
     let rest = pattern.strip_prefix('/')?;
     let end = rest.rfind('/')?;
     let (body, flags) = (&rest[..end], &rest[end + 1..]);
-    flags.chars().all(|c| "imsx".contains(c)).then_some((body, flags))
+    flags
+        .chars()
+        .all(|c| "imsx".contains(c))
+        .then_some((body, flags))
 }
 
 /// Compiles one configured pattern; `Err` holds a one-line reason.
@@ -75,7 +80,10 @@ fn compile(pattern: &str) -> Result<Matcher, String> {
             // supported"); the lines above repeat the pattern with a caret.
             let text = e.to_string();
             let reason = text.lines().last().unwrap_or_default().trim();
-            format!("invalid regular expression {pattern}: {}", reason.trim_start_matches("error: "))
+            format!(
+                "invalid regular expression {pattern}: {}",
+                reason.trim_start_matches("error: ")
+            )
         })
 }
 
@@ -121,7 +129,9 @@ impl Evaluator for PatternMatch {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                compile(p).err().map(|m| FieldError::new(format!("config.patterns[{i}]"), m))
+                compile(p)
+                    .err()
+                    .map(|m| FieldError::new(format!("config.patterns[{i}]"), m))
             })
             .collect()
     }
@@ -152,7 +162,11 @@ impl Evaluator for PatternMatch {
         } else if unmatched.is_empty() {
             format!("All {} matched.", plural(patterns.len(), "pattern"))
         } else if match_all {
-            format!("Failed to match {}: {}.", plural(unmatched.len(), "pattern"), unmatched.join(", "))
+            format!(
+                "Failed to match {}: {}.",
+                plural(unmatched.len(), "pattern"),
+                unmatched.join(", ")
+            )
         } else if passed {
             format!(
                 "{} of {} matched (one is enough).",
@@ -242,7 +256,13 @@ mod tests {
     #[test]
     fn flags_follow_ruby() {
         // ^ and $ match at line starts/ends without any flag (Ruby).
-        assert!(run(json!({"patterns": ["/^total: \\d+$/"]}), "items\ntotal: 3\nend").passed);
+        assert!(
+            run(
+                json!({"patterns": ["/^total: \\d+$/"]}),
+                "items\ntotal: 3\nend"
+            )
+            .passed
+        );
         // . does not cross newlines without m (or s)...
         assert!(!run(json!({"patterns": ["/start.*end/"]}), "start\nend").passed);
         // ...and does with either.
@@ -265,11 +285,19 @@ mod tests {
 
     #[test]
     fn invalid_config() {
-        let err = validate_config("pattern_match", &json!({"patterns": ["ok", "/(unclosed/", "/(?<=a)b/"]}))
-            .unwrap_err();
+        let err = validate_config(
+            "pattern_match",
+            &json!({"patterns": ["ok", "/(unclosed/", "/(?<=a)b/"]}),
+        )
+        .unwrap_err();
         let fields: Vec<&str> = err.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["config.patterns[1]", "config.patterns[2]"]);
-        assert!(err[0].message.starts_with("invalid regular expression /(unclosed/: "), "{err:?}");
+        assert!(
+            err[0]
+                .message
+                .starts_with("invalid regular expression /(unclosed/: "),
+            "{err:?}"
+        );
         assert!(err[1].message.contains("look-around"), "{err:?}");
         let err = validate_config("pattern_match", &json!({"patterns": []})).unwrap_err();
         assert_eq!(err[0].field, "config.patterns");
