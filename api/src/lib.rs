@@ -19,11 +19,15 @@ use tower_http::trace::TraceLayer;
 pub mod config;
 pub mod error;
 pub mod evaluators;
+pub mod model_config;
 pub mod pagination;
+pub mod pricing;
 pub mod prompts;
+pub mod providers;
 pub mod routes;
 pub mod templates;
 pub mod validation;
+pub mod versions;
 
 pub use config::Config;
 

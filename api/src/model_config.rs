@@ -256,12 +256,13 @@ static CATALOG: &[ProviderInfo] = &[
             tools: &[FUNCTIONS, GOOGLE_SEARCH],
         }],
         models: &[
-            // Google closed Gemini 1.5 to new projects on 2025-04-29 and has retired it.
+            // Google closed Gemini 1.5 to new projects on 2025-04-29 (model lifecycle page).
             ModelInfo {
                 deprecated: true,
                 ..model("gemini-1.5-pro", "Gemini 1.5 Pro", true, 2_097_152, 8_192)
             },
-            // Deprecated by Google in favour of gemini-2.5-flash-lite.
+            // Deprecated by Google (shutdown announced for 2026-06-01), replaced by
+            // gemini-2.5-flash-lite.
             ModelInfo {
                 deprecated: true,
                 ..model(

@@ -28,7 +28,7 @@ pub const IMPLIED_APIS: &[(&str, &str)] = &[
 ];
 
 /// The wire format a model config calls, derived from (provider, api) (seed 002, Step 2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiType {
     /// `POST /v1/chat/completions`

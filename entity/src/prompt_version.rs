@@ -7,7 +7,18 @@ use crate::evaluator_config::{self, ConfigurableType};
 use crate::{ModelConfig, VariablesSchema};
 
 /// Lifecycle of a version: one `active` version per prompt; the others `draft` or `deprecated`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "snake_case")]
 pub enum VersionStatus {

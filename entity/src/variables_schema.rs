@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// One template variable.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VariableDefinition {
     /// The placeholder name, as in `{{ name }}`.
     pub name: String,
@@ -25,6 +25,7 @@ pub struct VariableDefinition {
     pub default: Option<Value>,
     /// Other keys, kept verbatim.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 

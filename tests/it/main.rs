@@ -12,3 +12,4 @@ mod migrations;
 mod openapi;
 mod prompts;
 mod schema;
+mod versions;

@@ -390,6 +390,11 @@ impl Answer {
 /// Migrates `db` and starts the real app on 127.0.0.1:0 (with `token` as the API token).
 pub async fn spawn_app(db: &TestDb, token: Option<&str>) -> App {
     use migration::MigratorTrait;
+    // The app's logs (errors behind a 500 included) go to the test's captured output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn,api=info")
+        .try_init();
     migration::Migrator::up(&db.conn, None)
         .await
         .expect("migrate");

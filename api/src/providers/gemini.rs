@@ -178,15 +178,38 @@ mod tests {
     use entity::model_config::ApiType;
 
     #[test]
-    fn full_body() {
+    fn full_body_with_function_tools() {
         let config = read(json!({
             "provider": "google", "api": "gemini", "model": "gemini-2.5-pro",
             "temperature": 1.2, "top_p": 0.95, "max_tokens": 4096,
-            "tools": ["google_search",
-                      {"type": "function", "name": "get_time", "description": "Current time",
+            "tools": [{"type": "function", "name": "get_time", "description": "Current time",
                        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}},
                                       "additionalProperties": false}}]
         }));
+        let prompt = PromptParts {
+            system: Some("Be precise."),
+            user: "What time is it in Tokyo?",
+        };
+        let r = build_request(&config, &prompt, None).unwrap();
+        assert_eq!(r.api_type, ApiType::GoogleGemini);
+        assert_eq!(r.path, "/v1beta/models/gemini-2.5-pro:generateContent");
+        assert_eq!(
+            r.body,
+            json!({
+                "contents": [{"role": "user", "parts": [{"text": "What time is it in Tokyo?"}]}],
+                "systemInstruction": {"parts": [{"text": "Be precise."}]},
+                "generationConfig": {"temperature": 1.2, "topP": 0.95, "maxOutputTokens": 4096},
+                "tools": [{"functionDeclarations": [{
+                    "name": "get_time", "description": "Current time",
+                    "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}
+                }]}]
+            })
+        );
+    }
+
+    #[test]
+    fn structured_output_body_reduces_the_schema() {
+        let config = read(json!({"provider": "google", "model": "gemini-2.0-flash"}));
         let schema = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
@@ -199,21 +222,16 @@ mod tests {
             "additionalProperties": false
         });
         let prompt = PromptParts {
-            system: Some("Be precise."),
-            user: "What time is it in Tokyo?",
+            system: None,
+            user: "Rate it.",
         };
         let r = build_request(&config, &prompt, Some(&schema)).unwrap();
-        assert_eq!(r.api_type, ApiType::GoogleGemini);
-        assert_eq!(r.path, "/v1beta/models/gemini-2.5-pro:generateContent");
+        assert_eq!(r.path, "/v1beta/models/gemini-2.0-flash:generateContent");
         assert_eq!(
             r.body,
             json!({
-                "contents": [{"role": "user", "parts": [{"text": "What time is it in Tokyo?"}]}],
-                "systemInstruction": {"parts": [{"text": "Be precise."}]},
+                "contents": [{"role": "user", "parts": [{"text": "Rate it."}]}],
                 "generationConfig": {
-                    "temperature": 1.2,
-                    "topP": 0.95,
-                    "maxOutputTokens": 4096,
                     "responseMimeType": "application/json",
                     "responseSchema": {
                         "type": "object",
@@ -224,15 +242,54 @@ mod tests {
                         },
                         "required": ["answer"]
                     }
-                },
-                "tools": [
-                    {"functionDeclarations": [{
-                        "name": "get_time", "description": "Current time",
-                        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}
-                    }]},
-                    {"googleSearch": {}}
-                ]
+                }
             })
+        );
+    }
+
+    #[test]
+    fn google_search_body() {
+        let config = read(json!({"provider": "google", "model": "gemini-2.5-pro",
+                                 "tools": ["google_search"]}));
+        let prompt = PromptParts {
+            system: None,
+            user: "News today?",
+        };
+        let r = build_request(&config, &prompt, None).unwrap();
+        assert_eq!(
+            r.body,
+            json!({"contents": [{"role": "user", "parts": [{"text": "News today?"}]}],
+                   "tools": [{"googleSearch": {}}]})
+        );
+    }
+
+    #[test]
+    fn gemini_2_refuses_tools_with_a_response_schema() {
+        let config = read(json!({"provider": "google", "model": "gemini-2.5-pro",
+                                 "tools": ["google_search"]}));
+        let prompt = PromptParts {
+            system: None,
+            user: "Hi",
+        };
+        let schema = json!({"type": "object"});
+        let err = build_request(&config, &prompt, Some(&schema)).unwrap_err();
+        assert_eq!(
+            (err[0].field.as_str(), err[0].message.as_str()),
+            (
+                "model_config.tools",
+                "gemini-2.5-pro cannot use tools together with a response schema (Gemini 1.x and \
+                 2.x models refuse tool use with responseMimeType application/json); remove the \
+                 tools or the response schema"
+            )
+        );
+        // later models are left to the provider
+        let config = read(json!({"provider": "google", "model": "gemini-3-pro",
+                                 "tools": ["google_search"]}));
+        let r = build_request(&config, &prompt, Some(&schema)).unwrap();
+        assert_eq!(r.body["tools"], json!([{"googleSearch": {}}]));
+        assert_eq!(
+            r.body["generationConfig"]["responseMimeType"],
+            json!("application/json")
         );
     }
 

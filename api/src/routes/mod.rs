@@ -14,9 +14,11 @@ use crate::AppState;
 use crate::error::Error;
 use problem::Problem;
 
+pub mod catalog;
 pub mod health;
 pub mod problem;
 pub mod prompts;
+pub mod versions;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +30,8 @@ pub mod prompts;
     modifiers(&BearerAuth),
     tags(
         (name = "prompts", description = "Prompts and their archive"),
+        (name = "versions", description = "Prompt versions: text, variables, model config; activation and rendering"),
+        (name = "catalog", description = "Providers, apis, models and tools; the evaluator registry"),
         (name = "meta", description = "Health, readiness and this document"),
     )
 )]
@@ -51,7 +55,10 @@ impl Modify for BearerAuth {
 
 /// `/api/v1` resources, each module's router merged.
 fn v1() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(prompts::router())
+    OpenApiRouter::new()
+        .merge(prompts::router())
+        .merge(versions::router())
+        .merge(catalog::router())
 }
 
 /// The whole documented service: `/api/v1/...` and the probes.
