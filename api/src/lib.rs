@@ -18,10 +18,12 @@ use tower_http::trace::TraceLayer;
 
 pub mod config;
 pub mod error;
+pub mod evaluator_configs;
 pub mod evaluators;
 pub mod model_config;
 pub mod pagination;
 pub mod pricing;
+pub mod prompt_tests;
 pub mod prompts;
 pub mod providers;
 pub mod routes;

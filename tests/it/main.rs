@@ -7,6 +7,7 @@
 
 mod support;
 
+mod configs;
 mod health;
 mod migrations;
 mod openapi;

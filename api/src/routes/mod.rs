@@ -15,9 +15,11 @@ use crate::error::Error;
 use problem::Problem;
 
 pub mod catalog;
+pub mod evaluator_configs;
 pub mod health;
 pub mod problem;
 pub mod prompts;
+pub mod tests;
 pub mod versions;
 
 #[derive(OpenApi)]
@@ -31,6 +33,8 @@ pub mod versions;
     tags(
         (name = "prompts", description = "Prompts and their archive"),
         (name = "versions", description = "Prompt versions: text, variables, model config; activation and rendering"),
+        (name = "tests", description = "Prompt tests of a version"),
+        (name = "evaluator-configs", description = "Evaluators configured on versions (monitoring) and tests (testing)"),
         (name = "catalog", description = "Providers, apis, models and tools; the evaluator registry"),
         (name = "meta", description = "Health, readiness and this document"),
     )
@@ -58,6 +62,8 @@ fn v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(prompts::router())
         .merge(versions::router())
+        .merge(tests::router())
+        .merge(evaluator_configs::router())
         .merge(catalog::router())
 }
 
