@@ -59,6 +59,9 @@ struct ServeArgs {
         global = true
     )]
     api_token: Option<String>,
+    /// JSON file of per-million-token prices that replace or extend the built-in table.
+    #[arg(long, env = "PROMPT_TRACKER_PRICES_FILE", global = true)]
+    prices_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +122,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.db.database_url,
         bind: args.bind,
         api_token: args.api_token,
+        prices_file: args.prices_file,
     })
     .await
 }

@@ -18,4 +18,7 @@ pub struct Config {
     /// `PROMPT_TRACKER_API_TOKEN`: when set, every `/api/v1` route requires
     /// `Authorization: Bearer <token>`. Never logged.
     pub api_token: Option<String>,
+    /// `PROMPT_TRACKER_PRICES_FILE`: a JSON file shaped like `api/data/prices.json` whose
+    /// entries replace or add per-million-token prices.
+    pub prices_file: Option<std::path::PathBuf>,
 }

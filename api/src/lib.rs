@@ -18,8 +18,11 @@ use tower_http::trace::TraceLayer;
 
 pub mod config;
 pub mod error;
+pub mod evaluations;
 pub mod evaluator_configs;
 pub mod evaluators;
+pub mod jobs;
+pub mod llm_responses;
 pub mod model_config;
 pub mod pagination;
 pub mod pricing;
@@ -27,6 +30,7 @@ pub mod prompt_tests;
 pub mod prompts;
 pub mod providers;
 pub mod routes;
+pub mod stats;
 pub mod templates;
 pub mod validation;
 pub mod versions;
@@ -40,15 +44,33 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// `PROMPT_TRACKER_API_TOKEN`: when set, `/api/v1` requires `Authorization: Bearer <it>`.
     pub api_token: Option<std::sync::Arc<str>>,
+    /// Per-million-token prices used to cost tracked calls.
+    pub prices: std::sync::Arc<pricing::PriceTable>,
 }
 
 impl AppState {
-    /// State over `db` with the settings of `config`.
-    pub fn new(db: DatabaseConnection, config: &Config) -> Self {
-        AppState {
+    /// State over `db` with the settings of `config` (the price table with the overrides of
+    /// `PROMPT_TRACKER_PRICES_FILE`, when set).
+    ///
+    /// # Errors
+    /// An unreadable or invalid prices file.
+    pub fn new(db: DatabaseConnection, config: &Config) -> anyhow::Result<Self> {
+        let prices = match &config.prices_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("PROMPT_TRACKER_PRICES_FILE {}: {e}", path.display())
+                })?;
+                pricing::PriceTable::with_overrides(&text).map_err(|e| {
+                    anyhow::anyhow!("PROMPT_TRACKER_PRICES_FILE {}: {e}", path.display())
+                })?
+            }
+            None => pricing::PriceTable::builtin(),
+        };
+        Ok(AppState {
             db,
             api_token: config.api_token.as_deref().map(std::sync::Arc::from),
-        }
+            prices: std::sync::Arc::new(prices),
+        })
     }
 }
 
@@ -98,7 +120,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Migrator::up(&db, None).await?;
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(address = %listener.local_addr()?, "prompt-tracker listening");
-    serve(listener, AppState::new(db, &config)).await
+    serve(listener, AppState::new(db, &config)?).await
 }
 
 /// Serves [`app`] on an already bound listener until Ctrl-C or SIGTERM (tests bind port 0).

@@ -13,4 +13,5 @@ mod migrations;
 mod openapi;
 mod prompts;
 mod schema;
+mod tracking;
 mod versions;

@@ -45,7 +45,6 @@ fn unique_name(prefix: &str) -> String {
 pub struct TestDb {
     pub conn: DatabaseConnection,
     /// The database's URL, for a second connection or app instance.
-    #[allow(dead_code)]
     pub url: String,
     cleanup: Cleanup,
 }
@@ -402,10 +401,13 @@ pub async fn spawn_app(db: &TestDb, token: Option<&str>) -> App {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = api::AppState {
-        db: db.conn.clone(),
-        api_token: token.map(std::sync::Arc::from),
+    let config = api::Config {
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        api_token: token.map(str::to_owned),
+        prices_file: None,
     };
+    let state = api::AppState::new(db.conn.clone(), &config).expect("state");
     tokio::spawn(async move { api::serve(listener, state).await });
     App {
         base: format!("http://{addr}"),

@@ -17,6 +17,7 @@ use problem::Problem;
 pub mod catalog;
 pub mod evaluator_configs;
 pub mod health;
+pub mod llm_responses;
 pub mod problem;
 pub mod prompts;
 pub mod tests;
@@ -35,6 +36,8 @@ pub mod versions;
         (name = "versions", description = "Prompt versions: text, variables, model config; activation and rendering"),
         (name = "tests", description = "Prompt tests of a version"),
         (name = "evaluator-configs", description = "Evaluators configured on versions (monitoring) and tests (testing)"),
+        (name = "llm-responses", description = "Tracked calls: every LLM call made with a prompt version"),
+        (name = "evaluations", description = "Scores of LLM responses"),
         (name = "catalog", description = "Providers, apis, models and tools; the evaluator registry"),
         (name = "meta", description = "Health, readiness and this document"),
     )
@@ -64,6 +67,7 @@ fn v1() -> OpenApiRouter<AppState> {
         .merge(versions::router())
         .merge(tests::router())
         .merge(evaluator_configs::router())
+        .merge(llm_responses::router())
         .merge(catalog::router())
 }
 

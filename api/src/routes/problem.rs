@@ -214,3 +214,85 @@ where
         }
     }
 }
+
+/// Like [`ApiJson`], also giving the SHA-256 (hex) of the raw body, for `Idempotency-Key`.
+pub struct HashedJson<T>(pub T, pub String);
+
+impl<S, T> FromRequest<S> for HashedJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime_type::Essence>().ok())
+            .is_some_and(|m| m.is_json());
+        if !json_type {
+            return Err(Error::UnsupportedMediaType(
+                "Send the body as `Content-Type: application/json`.".to_owned(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge(BODY_LIMIT)
+                } else {
+                    Error::BadRequest(e.body_text())
+                }
+            })?;
+        let hash = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(&bytes);
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => Error::invalid(
+                    if path == "." { "body".to_owned() } else { path },
+                    inner.to_string(),
+                ),
+                _ => Error::BadRequest(format!("The body is not valid JSON: {inner}")),
+            }
+        })?;
+        de.end()
+            .map_err(|e| Error::BadRequest(format!("The body is not valid JSON: {e}")))?;
+        Ok(HashedJson(value, hash))
+    }
+}
+
+/// `application/json` and `+json` media types.
+mod mime_type {
+    pub struct Essence(String);
+
+    impl std::str::FromStr for Essence {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            Ok(Essence(
+                s.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase(),
+            ))
+        }
+    }
+
+    impl Essence {
+        pub fn is_json(&self) -> bool {
+            self.0 == "application/json"
+                || (self.0.starts_with("application/") && self.0.ends_with("+json"))
+        }
+    }
+}

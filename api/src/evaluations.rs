@@ -1,0 +1,248 @@
+//! Evaluations: running a config's evaluator on a stored LLM response, listing them, and
+//! manual scores recorded by people.
+
+use chrono::{DateTime, Utc};
+use entity::evaluation::{self, EvaluationContext};
+use entity::prelude::*;
+use entity::{evaluator_config, llm_response};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{Error, Result};
+use crate::evaluator_configs;
+use crate::evaluators::{self, EvaluationInput};
+use crate::pagination::{Page, PageParams, utc};
+use crate::validation::Errors;
+
+/// An evaluation as the API returns it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EvaluationOut {
+    pub id: i64,
+    pub llm_response_id: i64,
+    /// 0-100.
+    pub score: f64,
+    /// The evaluator's registry key (`manual` for people's scores).
+    pub evaluator_key: String,
+    pub evaluator_config_id: Option<i64>,
+    pub passed: Option<bool>,
+    pub feedback: Option<String>,
+    pub evaluation_context: EvaluationContext,
+    /// `evaluator_config`: the config in force; `details`: the evaluator's findings.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<evaluation::Model> for EvaluationOut {
+    fn from(m: evaluation::Model) -> Self {
+        EvaluationOut {
+            id: m.id,
+            llm_response_id: m.llm_response_id,
+            score: m.score.to_f64().unwrap_or(0.0),
+            evaluator_key: m.evaluator_type,
+            evaluator_config_id: m.evaluator_config_id,
+            passed: m.passed,
+            feedback: m.feedback,
+            evaluation_context: m.evaluation_context,
+            metadata: m.metadata,
+            created_at: utc(m.created_at),
+        }
+    }
+}
+
+/// Runs `config`'s evaluator on `response` and stores the evaluation (`context`).
+/// `expected_output` comes from a prompt test, when there is one.
+pub async fn run_config(
+    db: &impl ConnectionTrait,
+    config: &evaluator_config::Model,
+    response: &llm_response::Model,
+    expected_output: Option<&str>,
+    context: EvaluationContext,
+) -> Result<evaluation::Model> {
+    let input = EvaluationInput {
+        response_text: response.response_text.as_deref().unwrap_or(""),
+        rendered_prompt: &response.rendered_prompt,
+        variables: &response.variables_used,
+        expected_output,
+    };
+    let outcome = evaluators::evaluate(
+        &config.evaluator_key,
+        &config.config,
+        config.threshold,
+        &input,
+    )
+    .map_err(|e| Error::Internal(format!("evaluator config {} is invalid: {e:?}", config.id)))?;
+    let now = Utc::now().naive_utc();
+    let row = evaluation::ActiveModel {
+        llm_response_id: Set(response.id),
+        score: Set(Decimal::from_f64(outcome.score)
+            .unwrap_or_default()
+            .round_dp(2)),
+        score_min: Set(Decimal::ZERO),
+        score_max: Set(Decimal::ONE_HUNDRED),
+        evaluator_type: Set(config.evaluator_key.clone()),
+        evaluator_id: Set(Some(config.id.to_string())),
+        feedback: Set(Some(outcome.feedback)),
+        metadata: Set(
+            json!({"evaluator_config": evaluator_configs::snapshot(config), "details": outcome.details}),
+        ),
+        passed: Set(Some(outcome.passed)),
+        evaluation_context: Set(context),
+        evaluator_config_id: Set(Some(config.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Filters of `GET /api/v1/evaluations`.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EvaluationFilter {
+    pub evaluation_context: Option<EvaluationContext>,
+    /// The evaluator's registry key.
+    pub evaluator_key: Option<String>,
+    /// Evaluations of this version's responses.
+    pub version_id: Option<i64>,
+    pub llm_response_id: Option<i64>,
+    pub passed: Option<bool>,
+}
+
+/// One page of evaluations, newest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &EvaluationFilter,
+    page: &PageParams,
+) -> Result<Page<EvaluationOut>> {
+    let keyset = page.keyset()?;
+    let mut q = Evaluation::find()
+        .order_by_desc(evaluation::Column::Id)
+        .limit(keyset.limit + 1);
+    if let Some(after) = keyset.after {
+        q = q.filter(evaluation::Column::Id.lt(after));
+    }
+    if let Some(c) = filter.evaluation_context {
+        q = q.filter(evaluation::Column::EvaluationContext.eq(c));
+    }
+    if let Some(k) = &filter.evaluator_key {
+        q = q.filter(evaluation::Column::EvaluatorType.eq(k.as_str()));
+    }
+    if let Some(id) = filter.llm_response_id {
+        q = q.filter(evaluation::Column::LlmResponseId.eq(id));
+    }
+    if let Some(p) = filter.passed {
+        q = q.filter(evaluation::Column::Passed.eq(p));
+    }
+    if let Some(v) = filter.version_id {
+        q = q.filter(
+            evaluation::Column::LlmResponseId.in_subquery(
+                Query::select()
+                    .column(llm_response::Column::Id)
+                    .from(llm_response::Entity)
+                    .and_where(llm_response::Column::PromptVersionId.eq(v))
+                    .to_owned(),
+            ),
+        );
+    }
+    Ok(Page::from_rows(
+        q.all(db).await?,
+        keyset,
+        |r| r.id,
+        EvaluationOut::from,
+    ))
+}
+
+/// The evaluations of one response, oldest first.
+pub async fn of_response(
+    db: &impl ConnectionTrait,
+    response_id: i64,
+) -> Result<Vec<EvaluationOut>> {
+    Ok(Evaluation::find()
+        .filter(evaluation::Column::LlmResponseId.eq(response_id))
+        .order_by_asc(evaluation::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(EvaluationOut::from)
+        .collect())
+}
+
+/// Body of `POST /api/v1/llm-responses/{id}/evaluations`: a person's score.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualEvaluation {
+    /// 0-100.
+    pub score: f64,
+    /// Default: unset.
+    pub passed: Option<bool>,
+    pub feedback: Option<String>,
+    /// Recorded as the evaluator key; default `manual`.
+    pub evaluator_key: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+/// Records a manual evaluation (context `manual`). 404 without the response, 422 for a
+/// score outside 0-100.
+pub async fn create_manual(
+    db: &DatabaseConnection,
+    response_id: i64,
+    input: ManualEvaluation,
+) -> Result<EvaluationOut> {
+    LlmResponse::find_by_id(response_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("LLM response", response_id))?;
+    let mut errors = Errors::default();
+    if !(0.0..=100.0).contains(&input.score) {
+        errors.add("score", "must be between 0 and 100");
+    }
+    let key = input.evaluator_key.unwrap_or_else(|| "manual".to_owned());
+    if key.trim().is_empty() || key.len() > 100 {
+        errors.add("evaluator_key", "must be 1-100 characters");
+    }
+    errors.finish().map_err(Error::Validation)?;
+    let now = Utc::now().naive_utc();
+    let row = evaluation::ActiveModel {
+        llm_response_id: Set(response_id),
+        score: Set(Decimal::from_f64(input.score)
+            .unwrap_or_default()
+            .round_dp(2)),
+        score_min: Set(Decimal::ZERO),
+        score_max: Set(Decimal::ONE_HUNDRED),
+        evaluator_type: Set(key),
+        evaluator_id: Set(None),
+        feedback: Set(input.feedback),
+        metadata: Set(Value::Object(input.metadata)),
+        passed: Set(input.passed),
+        evaluation_context: Set(EvaluationContext::Manual),
+        evaluator_config_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?.into())
+}
+
+/// Evaluator configs by id (for the background runner).
+pub async fn configs_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<evaluator_config::Model>> {
+    Ok(EvaluatorConfig::find()
+        .filter(evaluator_config::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(evaluator_config::Column::Priority)
+        .order_by_asc(evaluator_config::Column::Id)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,550 @@
+//! Tracked calls: `POST /api/v1/llm-responses` records one LLM call a client app made with a
+//! prompt version, renders its prompts server-side, costs it from the price table, and runs
+//! the version's evaluators (`sync` ones before answering, `async` ones in the background).
+//! An `Idempotency-Key` makes retries safe: same key and body, same answer, one row.
+
+use chrono::{DateTime, Utc};
+use entity::evaluation::EvaluationContext;
+use entity::evaluator_config::RunMode;
+use entity::llm_response::{self, ResponseStatus};
+use entity::prelude::*;
+use entity::{idempotency_key, prompt, prompt_version};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{Error, Result};
+use crate::evaluations::{self, EvaluationOut};
+use crate::evaluator_configs::{self, Owner};
+use crate::pagination::{Page, PageParams, utc};
+use crate::pricing::PriceTable;
+use crate::validation::Errors;
+use crate::{templates, versions};
+
+/// Body of `POST /api/v1/llm-responses`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRequest {
+    /// The prompt by slug; its active version is used unless `prompt_version_id` is given.
+    pub prompt_slug: Option<String>,
+    /// The version used (must belong to `prompt_slug`'s prompt when both are given).
+    pub prompt_version_id: Option<i64>,
+    /// Values of the version's variables: the prompts are rendered server-side.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+    pub response_text: Option<String>,
+    /// Default `success`.
+    pub status: Option<ResponseStatus>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    /// Wall time of the call, ms (>= 0).
+    pub response_time_ms: Option<i32>,
+    /// Input tokens (>= 0).
+    pub tokens_prompt: Option<i32>,
+    /// Output tokens (>= 0).
+    pub tokens_completion: Option<i32>,
+    /// Derived as prompt + completion when absent.
+    pub tokens_total: Option<i32>,
+    /// USD; computed from the price table when absent (null for unknown models).
+    pub cost_usd: Option<f64>,
+    /// Default: the version's model config (a compound value such as `openai_responses` is split).
+    pub provider: Option<String>,
+    pub api: Option<String>,
+    pub model: Option<String>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub environment: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: Map<String, Value>,
+    /// Provider metadata (response id, finish reason...).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub response_metadata: Map<String, Value>,
+}
+
+/// An LLM response as the API returns it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct LlmResponseOut {
+    pub id: i64,
+    pub prompt_id: i64,
+    pub prompt_version_id: i64,
+    pub rendered_prompt: String,
+    pub rendered_system_prompt: Option<String>,
+    #[schema(value_type = Object)]
+    pub variables_used: Value,
+    pub response_text: Option<String>,
+    #[schema(value_type = Object)]
+    pub response_metadata: Value,
+    pub status: ResponseStatus,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub response_time_ms: Option<i32>,
+    pub tokens_prompt: Option<i32>,
+    pub tokens_completion: Option<i32>,
+    pub tokens_total: Option<i32>,
+    /// USD; null when unknown.
+    pub cost_usd: Option<f64>,
+    pub provider: String,
+    pub api: Option<String>,
+    pub model: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub environment: Option<String>,
+    #[schema(value_type = Object)]
+    pub context: Value,
+    /// True for calls made by prompt test runs.
+    pub is_test_run: bool,
+    pub created_at: DateTime<Utc>,
+    /// Evaluations of this response (on create: the `sync` evaluators' results).
+    pub evaluations: Vec<EvaluationOut>,
+}
+
+impl LlmResponseOut {
+    fn new(m: llm_response::Model, prompt_id: i64, evaluations: Vec<EvaluationOut>) -> Self {
+        LlmResponseOut {
+            id: m.id,
+            prompt_id,
+            prompt_version_id: m.prompt_version_id,
+            rendered_prompt: m.rendered_prompt,
+            rendered_system_prompt: m.rendered_system_prompt,
+            variables_used: m.variables_used,
+            response_text: m.response_text,
+            response_metadata: m.response_metadata,
+            status: m.status,
+            error_type: m.error_type,
+            error_message: m.error_message,
+            response_time_ms: m.response_time_ms,
+            tokens_prompt: m.tokens_prompt,
+            tokens_completion: m.tokens_completion,
+            tokens_total: m.tokens_total,
+            cost_usd: m.cost_usd.and_then(|c| c.to_f64()),
+            provider: m.provider,
+            api: m.api,
+            model: m.model,
+            user_id: m.user_id,
+            session_id: m.session_id,
+            environment: m.environment,
+            context: m.context,
+            is_test_run: m.is_test_run,
+            created_at: utc(m.created_at),
+            evaluations,
+        }
+    }
+}
+
+/// What a tracking request answered, and the async evaluators left to run.
+pub struct Tracked {
+    /// 201 for a new row; the stored status for a replay.
+    pub status: u16,
+    pub body: Value,
+    /// True when the answer is a replay of an earlier request with the same key.
+    pub replayed: bool,
+    /// (response id, async config ids) to evaluate in the background.
+    pub pending: Option<(i64, Vec<i64>)>,
+}
+
+async fn resolve_version(
+    db: &impl ConnectionTrait,
+    req: &TrackRequest,
+) -> Result<(prompt::Model, prompt_version::Model)> {
+    match (&req.prompt_slug, req.prompt_version_id) {
+        (None, None) => Err(Error::invalid(
+            "prompt_version_id",
+            "give prompt_version_id or prompt_slug",
+        )),
+        (slug, Some(id)) => {
+            let version = PromptVersion::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid("prompt_version_id", format!("version {id} does not exist"))
+                })?;
+            let prompt = Prompt::find_by_id(version.prompt_id)
+                .one(db)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("version {id} has no prompt")))?;
+            if let Some(slug) = slug
+                && &prompt.slug != slug
+            {
+                return Err(Error::invalid(
+                    "prompt_version_id",
+                    format!("version {id} is not a version of prompt {slug:?}"),
+                ));
+            }
+            Ok((prompt, version))
+        }
+        (Some(slug), None) => {
+            let prompt = Prompt::find()
+                .filter(prompt::Column::Slug.eq(slug.as_str()))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid("prompt_slug", format!("no prompt has the slug {slug:?}"))
+                })?;
+            let version = versions::active_of(db, &prompt).await?.ok_or_else(|| {
+                Error::invalid(
+                    "prompt_slug",
+                    format!("prompt {slug:?} has no active version; pass prompt_version_id"),
+                )
+            })?;
+            Ok((prompt, version))
+        }
+    }
+}
+
+fn non_negative(errors: &mut Errors, field: &str, v: Option<i32>) {
+    if v.is_some_and(|v| v < 0) {
+        errors.add(field, "must be >= 0");
+    }
+}
+
+/// Records a tracked call. See the module docs; `idempotency` is (key, SHA-256 of the body).
+pub async fn track(
+    db: &DatabaseConnection,
+    prices: &PriceTable,
+    req: TrackRequest,
+    idempotency: Option<(String, String)>,
+) -> Result<Tracked> {
+    if let Some((key, hash)) = &idempotency {
+        if key.is_empty() || key.len() > 255 {
+            return Err(Error::invalid(
+                "Idempotency-Key",
+                "must be 1-255 characters",
+            ));
+        }
+        if let Some(found) = replay(db, key, hash).await? {
+            return Ok(found);
+        }
+    }
+    let (prompt, version) = resolve_version(db, &req).await?;
+
+    let mut errors = Errors::default();
+    for (field, v) in [
+        ("response_time_ms", req.response_time_ms),
+        ("tokens_prompt", req.tokens_prompt),
+        ("tokens_completion", req.tokens_completion),
+        ("tokens_total", req.tokens_total),
+    ] {
+        non_negative(&mut errors, field, v);
+    }
+    if req.cost_usd.is_some_and(|c| !(0.0..10_000.0).contains(&c)) {
+        errors.add("cost_usd", "must be between 0 and 9999.999999");
+    }
+    let rendered =
+        match templates::resolve(&version.variables_schema, &req.variables).and_then(|values| {
+            templates::render(
+                version.system_prompt.as_deref(),
+                &version.user_prompt,
+                &values,
+            )
+            .map(|r| (values, r))
+        }) {
+            Ok(ok) => Some(ok),
+            Err(e) => {
+                errors.0.extend(e);
+                None
+            }
+        };
+    // Provider/api/model default to the version's; a compound provider is split (seed 002).
+    let (provider, api) = entity::model_config::normalise(
+        req.provider
+            .clone()
+            .or_else(|| version.model_config.provider.clone()),
+        req.api.clone().or_else(|| {
+            if req.provider.is_none() {
+                version.model_config.api.clone()
+            } else {
+                None
+            }
+        }),
+    );
+    let provider = provider.unwrap_or_else(|| "openai".to_owned());
+    let model = req
+        .model
+        .clone()
+        .or_else(|| version.model_config.model.clone());
+    if model.as_deref().is_none_or(str::is_empty) {
+        errors.add(
+            "model",
+            "is required: the version's model_config names no model",
+        );
+    }
+    errors.finish().map_err(Error::Validation)?;
+    let (values, rendered) = rendered.unwrap_or_default_pair();
+    let model = model.unwrap_or_default();
+
+    let tokens_total = req
+        .tokens_total
+        .or(match (req.tokens_prompt, req.tokens_completion) {
+            (Some(p), Some(c)) => p.checked_add(c),
+            _ => None,
+        });
+    let cost = match req.cost_usd {
+        Some(c) => Decimal::from_f64(c).map(|d| d.round_dp(6)),
+        None => prices.cost_usd(
+            &provider,
+            &model,
+            req.tokens_prompt.map(i64::from),
+            req.tokens_completion.map(i64::from),
+        ),
+    };
+
+    let configs = evaluator_configs::enabled_of(db, Owner::Version(version.id)).await?;
+    let (sync_configs, async_configs): (Vec<_>, Vec<_>) = configs
+        .into_iter()
+        .partition(|c| c.run_mode == RunMode::Sync);
+
+    let txn = db.begin().await?;
+    if let Some((key, hash)) = &idempotency {
+        let claim = idempotency_key::ActiveModel {
+            idempotency_key: Set(key.clone()),
+            request_hash: Set(hash.clone()),
+            status_code: Set(None),
+            response_body: Set(None),
+            llm_response_id: Set(None),
+            created_at: Set(Utc::now().naive_utc()),
+            ..Default::default()
+        };
+        if let Err(e) = claim.insert(&txn).await {
+            txn.rollback().await?;
+            // A concurrent request with the same key committed first: answer as it did.
+            if matches!(Error::from(e.clone()), Error::Conflict(_))
+                && let Some(found) = replay(db, key, hash).await?
+            {
+                return Ok(found);
+            }
+            return Err(e.into());
+        }
+    }
+    let now = Utc::now().naive_utc();
+    let row = llm_response::ActiveModel {
+        prompt_version_id: Set(version.id),
+        rendered_prompt: Set(rendered.user),
+        rendered_system_prompt: Set(rendered.system),
+        variables_used: Set(Value::Object(values)),
+        response_text: Set(req.response_text),
+        response_metadata: Set(Value::Object(req.response_metadata)),
+        status: Set(req.status.unwrap_or(ResponseStatus::Success)),
+        error_type: Set(req.error_type),
+        error_message: Set(req.error_message),
+        response_time_ms: Set(req.response_time_ms),
+        tokens_prompt: Set(req.tokens_prompt),
+        tokens_completion: Set(req.tokens_completion),
+        tokens_total: Set(tokens_total),
+        cost_usd: Set(cost),
+        provider: Set(provider),
+        api: Set(api),
+        model: Set(model),
+        user_id: Set(req.user_id),
+        session_id: Set(req.session_id),
+        environment: Set(req.environment),
+        context: Set(Value::Object(req.context)),
+        is_test_run: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let response = row.insert(&txn).await?;
+    let mut evaluations = Vec::new();
+    for config in &sync_configs {
+        let e = evaluations::run_config(
+            &txn,
+            config,
+            &response,
+            None,
+            EvaluationContext::TrackedCall,
+        )
+        .await?;
+        evaluations.push(EvaluationOut::from(e));
+    }
+    let out = LlmResponseOut::new(response, prompt.id, evaluations);
+    let body = serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some((key, _)) = &idempotency {
+        IdempotencyKey::update_many()
+            .col_expr(idempotency_key::Column::StatusCode, 201.into())
+            .col_expr(idempotency_key::Column::ResponseBody, body.clone().into())
+            .col_expr(idempotency_key::Column::LlmResponseId, out.id.into())
+            .filter(idempotency_key::Column::IdempotencyKey.eq(key.as_str()))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    let pending =
+        (!async_configs.is_empty()).then(|| (out.id, async_configs.iter().map(|c| c.id).collect()));
+    Ok(Tracked {
+        status: 201,
+        body,
+        replayed: false,
+        pending,
+    })
+}
+
+trait UnwrapPair {
+    fn unwrap_or_default_pair(self) -> (Map<String, Value>, templates::Rendered);
+}
+
+impl UnwrapPair for Option<(Map<String, Value>, templates::Rendered)> {
+    fn unwrap_or_default_pair(self) -> (Map<String, Value>, templates::Rendered) {
+        self.unwrap_or_else(|| {
+            (
+                Map::new(),
+                templates::Rendered {
+                    system: None,
+                    user: String::new(),
+                },
+            )
+        })
+    }
+}
+
+/// The stored answer of `key`, if its request completed; 422 when the key was used with a
+/// different body, 409 while the first request is still in flight.
+async fn replay(db: &DatabaseConnection, key: &str, hash: &str) -> Result<Option<Tracked>> {
+    let Some(found) = IdempotencyKey::find()
+        .filter(idempotency_key::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if found.request_hash != hash {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "was already used with a different request body",
+        ));
+    }
+    match (found.status_code, found.response_body) {
+        (Some(status), Some(body)) => Ok(Some(Tracked {
+            status: status as u16,
+            body,
+            replayed: true,
+            pending: None,
+        })),
+        _ => Err(Error::Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly."
+                .to_owned(),
+        )),
+    }
+}
+
+/// Runs the async evaluator configs `config_ids` on response `response_id` (in the background).
+pub async fn run_async_evaluations(
+    db: &DatabaseConnection,
+    response_id: i64,
+    config_ids: &[i64],
+) -> Result<()> {
+    let Some(response) = LlmResponse::find_by_id(response_id).one(db).await? else {
+        return Ok(());
+    };
+    for config in evaluations::configs_by_id(db, config_ids).await? {
+        evaluations::run_config(db, &config, &response, None, EvaluationContext::TrackedCall)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Filters of `GET /api/v1/llm-responses`.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LlmResponseFilter {
+    pub prompt_id: Option<i64>,
+    pub version_id: Option<i64>,
+    pub is_test_run: Option<bool>,
+    pub status: Option<ResponseStatus>,
+    pub provider: Option<String>,
+    pub api: Option<String>,
+    pub model: Option<String>,
+    pub environment: Option<String>,
+    pub session_id: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One page of LLM responses, newest first (without their evaluations).
+pub async fn list(
+    db: &DatabaseConnection,
+    f: &LlmResponseFilter,
+    page: &PageParams,
+) -> Result<Page<LlmResponseOut>> {
+    let keyset = page.keyset()?;
+    let mut q = LlmResponse::find()
+        .find_also_related(PromptVersion)
+        .order_by_desc(llm_response::Column::Id)
+        .limit(keyset.limit + 1);
+    if let Some(after) = keyset.after {
+        q = q.filter(llm_response::Column::Id.lt(after));
+    }
+    if let Some(v) = f.version_id {
+        q = q.filter(llm_response::Column::PromptVersionId.eq(v));
+    }
+    if let Some(p) = f.prompt_id {
+        q = q.filter(
+            llm_response::Column::PromptVersionId.in_subquery(
+                Query::select()
+                    .column(prompt_version::Column::Id)
+                    .from(prompt_version::Entity)
+                    .and_where(prompt_version::Column::PromptId.eq(p))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(t) = f.is_test_run {
+        q = q.filter(llm_response::Column::IsTestRun.eq(t));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(llm_response::Column::Status.eq(s));
+    }
+    for (column, value) in [
+        (llm_response::Column::Provider, &f.provider),
+        (llm_response::Column::Api, &f.api),
+        (llm_response::Column::Model, &f.model),
+        (llm_response::Column::Environment, &f.environment),
+        (llm_response::Column::SessionId, &f.session_id),
+    ] {
+        if let Some(v) = value {
+            q = q.filter(column.eq(v.as_str()));
+        }
+    }
+    if let Some(since) = f.since {
+        q = q.filter(llm_response::Column::CreatedAt.gte(since.naive_utc()));
+    }
+    if let Some(until) = f.until {
+        q = q.filter(llm_response::Column::CreatedAt.lt(until.naive_utc()));
+    }
+    let rows = q.all(db).await?;
+    Ok(Page::from_rows(
+        rows,
+        keyset,
+        |(r, _)| r.id,
+        |(r, v)| {
+            let prompt_id = v.map(|v| v.prompt_id).unwrap_or_default();
+            LlmResponseOut::new(r, prompt_id, Vec::new())
+        },
+    ))
+}
+
+/// One response with its evaluations. 404 when absent.
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<LlmResponseOut> {
+    let (response, version) = LlmResponse::find_by_id(id)
+        .find_also_related(PromptVersion)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("LLM response", id))?;
+    let evaluations = evaluations::of_response(db, id).await?;
+    Ok(LlmResponseOut::new(
+        response,
+        version.map(|v| v.prompt_id).unwrap_or_default(),
+        evaluations,
+    ))
+}

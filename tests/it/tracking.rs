@@ -1,0 +1,378 @@
+//! Tracked calls, evaluations and stats through real HTTP.
+
+use serde_json::{Value, json};
+
+use crate::db_tests;
+use crate::support::{App, TestDb, spawn_app};
+
+/// A prompt with an active gpt-4o version `Hello {{ name }}`, a sync keyword evaluator and
+/// an async length evaluator. Returns (prompt id, version id).
+async fn setup(app: &App) -> (i64, i64) {
+    let p = app
+        .create("/api/v1/prompts", json!({"name": "Greeter"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let v = app
+        .create(
+            &format!("/api/v1/prompts/{p}/versions"),
+            json!({"system_prompt": "Be warm.", "user_prompt": "Hello {{ name }}", "model_config": {"provider": "openai", "api": "chat_completion", "model": "gpt-4o"}}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.post(&format!("/api/v1/versions/{v}/activate"), json!({}))
+        .await;
+    app.create(&format!("/api/v1/versions/{v}/evaluator-configs"), json!({"evaluator_key": "keyword", "run_mode": "sync", "config": {"required_keywords": ["welcome"]}})).await;
+    app.create(&format!("/api/v1/versions/{v}/evaluator-configs"), json!({"evaluator_key": "length", "run_mode": "async", "config": {"min_length": 1, "max_length": 20}})).await;
+    (p, v)
+}
+
+async fn tracked_calls_render_cost_and_evaluate(db: TestDb) {
+    let app = spawn_app(&db, None).await;
+    let (p, v) = setup(&app).await;
+    let call = app
+        .post(
+            "/api/v1/llm-responses",
+            json!({"prompt_slug": "greeter", "variables": {"name": "Ada"}, "response_text": "Hi Ada, welcome!",
+                   "tokens_prompt": 1000, "tokens_completion": 500, "response_time_ms": 420, "environment": "prod", "session_id": "s1"}),
+        )
+        .await;
+    assert_eq!(call.status, 201, "{:?}", call.body);
+    let c = &call.body;
+    assert_eq!(c["prompt_id"], p);
+    assert_eq!(c["prompt_version_id"], v);
+    assert_eq!(c["rendered_prompt"], "Hello Ada");
+    assert_eq!(c["rendered_system_prompt"], "Be warm.");
+    assert_eq!(c["tokens_total"], 1500);
+    assert_eq!(c["status"], "success");
+    assert_eq!(
+        (
+            c["provider"].as_str(),
+            c["api"].as_str(),
+            c["model"].as_str()
+        ),
+        (Some("openai"), Some("chat_completion"), Some("gpt-4o"))
+    );
+    // gpt-4o: $2.50 / $10.00 per million tokens.
+    assert_eq!(c["cost_usd"], 0.0075);
+    assert_eq!(c["is_test_run"], false);
+    let evals = c["evaluations"].as_array().unwrap();
+    assert_eq!(
+        evals.len(),
+        1,
+        "only the sync evaluator before the answer: {evals:?}"
+    );
+    assert_eq!(evals[0]["evaluator_key"], "keyword");
+    assert_eq!(evals[0]["evaluation_context"], "tracked_call");
+    assert_eq!(evals[0]["passed"], true);
+    assert!(evals[0]["evaluator_config_id"].is_i64());
+    assert_eq!(
+        evals[0]["metadata"]["evaluator_config"]["config"]["required_keywords"],
+        json!(["welcome"])
+    );
+    // The async evaluator runs in the background.
+    let id = c["id"].as_i64().unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = app.get(&format!("/api/v1/llm-responses/{id}")).await.body["evaluations"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if got.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[1]["evaluator_key"], "length");
+    assert_eq!(got[1]["passed"], true);
+
+    // Explicit version, client cost, unknown model (cost null, never 0), compound provider split.
+    let other = app
+        .create(
+            "/api/v1/llm-responses",
+            json!({"prompt_version_id": v, "variables": {"name": "Bob"}, "response_text": "no", "model": "my-finetune", "tokens_prompt": 10, "tokens_completion": 5, "status": "error", "error_type": "rate_limit"}),
+        )
+        .await;
+    assert_eq!(other["cost_usd"], Value::Null);
+    assert_eq!(other["evaluations"][0]["passed"], false);
+    let paid = app.create("/api/v1/llm-responses", json!({"prompt_version_id": v, "variables": {"name": "C"}, "cost_usd": 0.5, "provider": "openai_responses", "model": "gpt-4o"})).await;
+    assert_eq!(paid["cost_usd"], 0.5);
+    assert_eq!(
+        (paid["provider"].as_str(), paid["api"].as_str()),
+        (Some("openai"), Some("response_api"))
+    );
+
+    // Bad input: each problem named, nothing stored.
+    let before = db
+        .count("SELECT COUNT(*) AS n FROM prompt_tracker_llm_responses")
+        .await;
+    assert_eq!(
+        app.post("/api/v1/llm-responses", json!({"prompt_slug": "greeter"}))
+            .await
+            .problem(422),
+        vec!["variables.name"]
+    );
+    assert_eq!(
+        app.post("/api/v1/llm-responses", json!({"prompt_slug": "nope"}))
+            .await
+            .problem(422),
+        vec!["prompt_slug"]
+    );
+    assert_eq!(
+        app.post("/api/v1/llm-responses", json!({}))
+            .await
+            .problem(422),
+        vec!["prompt_version_id"]
+    );
+    assert_eq!(
+        app.post("/api/v1/llm-responses", json!({"prompt_version_id": 99999}))
+            .await
+            .problem(422),
+        vec!["prompt_version_id"]
+    );
+    let neg = app.post("/api/v1/llm-responses", json!({"prompt_version_id": v, "variables": {"name": "x"}, "tokens_prompt": -1, "cost_usd": -2})).await;
+    let mut fields = neg.problem(422);
+    fields.sort();
+    assert_eq!(fields, vec!["cost_usd", "tokens_prompt"]);
+    assert_eq!(
+        app.post(
+            "/api/v1/llm-responses",
+            json!({"prompt_version_id": v, "status": "great"})
+        )
+        .await
+        .problem(422),
+        vec!["status"]
+    );
+    let draft_only = app
+        .create("/api/v1/prompts", json!({"name": "Drafty"}))
+        .await;
+    app.create(
+        &format!("/api/v1/prompts/{}/versions", draft_only["id"]),
+        json!({"user_prompt": "x", "model_config": {"provider": "openai", "model": "gpt-4o"}}),
+    )
+    .await;
+    assert_eq!(
+        app.post("/api/v1/llm-responses", json!({"prompt_slug": "drafty"}))
+            .await
+            .problem(422),
+        vec!["prompt_slug"]
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM prompt_tracker_llm_responses")
+            .await,
+        before
+    );
+
+    // The version is now frozen.
+    app.patch(
+        &format!("/api/v1/versions/{v}"),
+        json!({"user_prompt": "Bye"}),
+    )
+    .await
+    .problem(409);
+
+    // Lists and filters.
+    let all = app.get("/api/v1/llm-responses").await.body;
+    let ids: Vec<i64> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let count = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            app.get(&format!("/api/v1/llm-responses?{q}")).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count("status=error").await, 1);
+    assert_eq!(count("api=response_api").await, 1);
+    assert_eq!(
+        count(&format!("prompt_id={p}&environment=prod&session_id=s1")).await,
+        1
+    );
+    assert_eq!(count("model=gpt-4o&is_test_run=false").await, 2);
+    assert_eq!(count(&format!("version_id={v}&provider=openai")).await, 3);
+    assert_eq!(
+        count("since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").await,
+        3
+    );
+    assert_eq!(count("until=2000-01-01T00:00:00Z").await, 0);
+    app.get("/api/v1/llm-responses?since=yesterday")
+        .await
+        .problem(422);
+    app.get("/api/v1/llm-responses/424242").await.problem(404);
+
+    // Manual evaluations and the evaluations list.
+    let manual = app
+        .create(
+            &format!("/api/v1/llm-responses/{id}/evaluations"),
+            json!({"score": 35, "passed": false, "feedback": "too curt"}),
+        )
+        .await;
+    assert_eq!(manual["evaluation_context"], "manual");
+    assert_eq!(manual["evaluator_key"], "manual");
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/llm-responses/{id}/evaluations"),
+            json!({"score": 101})
+        )
+        .await
+        .problem(422),
+        vec!["score"]
+    );
+    app.post(
+        "/api/v1/llm-responses/424242/evaluations",
+        json!({"score": 1}),
+    )
+    .await
+    .problem(404);
+    let evals = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            app.get(&format!("/api/v1/evaluations?{q}")).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(evals("evaluation_context=manual").await, 1);
+    assert_eq!(evals(&format!("llm_response_id={id}")).await, 3);
+    assert_eq!(
+        evals(&format!("version_id={v}&evaluator_key=keyword")).await,
+        3
+    );
+    // "no" and the call without text fail the keyword check.
+    assert_eq!(evals("passed=false&evaluator_key=keyword").await, 2);
+}
+
+async fn idempotency_keys_make_retries_safe(db: TestDb) {
+    let app = std::sync::Arc::new(spawn_app(&db, None).await);
+    let (_, v) = setup(&app).await;
+    let body =
+        json!({"prompt_version_id": v, "variables": {"name": "Ada"}, "response_text": "welcome"});
+    let send = |key: &'static str, body: Value| {
+        let app = app.clone();
+        async move {
+            app.client
+                .post(format!("{}/api/v1/llm-responses", app.base))
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = send("k-1", body.clone()).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send("k-1", body.clone()).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let other = send(
+        "k-1",
+        json!({"prompt_version_id": v, "variables": {"name": "Eve"}}),
+    )
+    .await;
+    assert_eq!(other.status(), 422);
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM prompt_tracker_llm_responses")
+            .await,
+        1
+    );
+
+    // Concurrent retries of one request: one row, the same answer for all.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        tasks.push(tokio::spawn(send("k-2", body.clone())));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        let status = r.status().as_u16();
+        let b: Value = r.json().await.unwrap();
+        assert!(status == 201 || status == 409, "{status} {b}");
+        if status == 201 {
+            ids.insert(b["id"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM prompt_tracker_llm_responses")
+            .await,
+        2
+    );
+}
+
+async fn version_stats_are_computed_in_sql(db: TestDb) {
+    let app = spawn_app(&db, None).await;
+    let (_, v) = setup(&app).await;
+    for (i, ms) in [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+        .iter()
+        .enumerate()
+    {
+        let text = if i < 7 { "welcome" } else { "nope" };
+        let status = if i == 9 { "error" } else { "success" };
+        app.create(
+            "/api/v1/llm-responses",
+            json!({"prompt_version_id": v, "variables": {"name": "x"}, "response_text": text, "status": status, "response_time_ms": ms, "tokens_prompt": 100, "tokens_completion": 10, "cost_usd": 0.01}),
+        )
+        .await;
+    }
+    db.exec(&format!(
+        "INSERT INTO prompt_tracker_llm_responses (prompt_version_id, rendered_prompt, status, provider, model, response_time_ms, is_test_run, created_at, updated_at)
+         VALUES ({v}, 'Hello t', 'success', 'openai', 'gpt-4o', 50, TRUE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    ))
+    .await;
+    let s = app.get(&format!("/api/v1/versions/{v}/stats")).await;
+    assert_eq!(s.status, 200, "{:?}", s.body);
+    let t = &s.body["tracked_calls"];
+    assert_eq!(t["calls"], 10);
+    assert_eq!(t["success_rate"], 0.9);
+    assert_eq!(t["latency_ms_p50"], 500);
+    assert_eq!(t["latency_ms_p95"], 1000);
+    assert_eq!(t["tokens_prompt"], 1000);
+    assert_eq!(t["tokens_total"], 1100);
+    assert!((t["cost_usd"].as_f64().unwrap() - 0.1).abs() < 1e-9, "{t}");
+    let kw = t["evaluators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["evaluator_key"] == "keyword")
+        .unwrap();
+    assert_eq!(kw["evaluations"], 10);
+    assert_eq!(kw["pass_rate"], 0.7);
+    let test = &s.body["test_calls"];
+    assert_eq!(test["calls"], 1);
+    assert_eq!(test["latency_ms_p50"], 50);
+    let empty = app
+        .get(&format!(
+            "/api/v1/versions/{v}/stats?until=2000-01-01T00:00:00Z"
+        ))
+        .await
+        .body;
+    assert_eq!(empty["tracked_calls"]["calls"], 0);
+    assert_eq!(empty["tracked_calls"]["success_rate"], Value::Null);
+    app.get(&format!(
+        "/api/v1/versions/{v}/stats?since=2030-01-01T00:00:00Z&until=2020-01-01T00:00:00Z"
+    ))
+    .await
+    .problem(422);
+    app.get("/api/v1/versions/99999/stats").await.problem(404);
+}
+
+db_tests!(
+    tracked_calls_render_cost_and_evaluate,
+    idempotency_keys_make_retries_safe,
+    version_stats_are_computed_in_sql
+);
