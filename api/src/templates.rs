@@ -8,11 +8,16 @@ use serde_json::{Map, Value};
 
 use crate::validation::{Errors, FieldError};
 
+/// Instructions one render may execute (minijinja fuel); plenty for any real prompt.
+pub const RENDER_FUEL: u64 = 1_000_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // A placeholder without a value renders as empty (optional variables); required ones
     // are checked before rendering, so nothing missing passes silently.
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    // Bounded work per render: a template cannot loop for ever (minijinja "fuel").
+    env.set_fuel(Some(RENDER_FUEL));
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
     if let Ok(syntax) = syntax.build() {
@@ -160,6 +165,16 @@ mod tests {
         .unwrap();
         assert_eq!(out.user, "Hi Ada from London");
         assert_eq!(out.system.as_deref(), Some("Be kind to Ada."));
+    }
+
+    #[test]
+    fn runaway_templates_stop_with_an_error() {
+        let out = render(
+            None,
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            &Map::new(),
+        );
+        assert!(out.is_err());
     }
 
     #[test]

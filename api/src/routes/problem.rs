@@ -4,7 +4,7 @@
 //! `detail` and, for validation, `errors: [{field, message}]` (DESIGN.md, HTTP conventions).
 //! Malformed JSON is 400, a wrong content type 415, an oversized body 413, invalid input 422.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -117,8 +117,9 @@ impl IntoResponse for Error {
     }
 }
 
-/// `Json<T>` whose rejections are problems: syntax errors 400, wrong shape 422 (naming the
-/// field serde complained about), missing/wrong content type 415, oversized body 413.
+/// A JSON body whose rejections are problems: not JSON-typed 415, over the limit 413,
+/// syntax errors 400, wrong shape 422 naming the field (`a.b[2]`), NUL characters 422
+/// (PostgreSQL cannot store them in text or jsonb).
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -129,36 +130,8 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> Error {
-    match rejection {
-        JsonRejection::JsonDataError(e) => {
-            // serde_path_to_error gives "<path>: <message>"; keep both.
-            let text = e.body_text();
-            let detail = text
-                .trim_start_matches("Failed to deserialize the JSON body into the target type: ");
-            let (field, message) = match detail.split_once(": ") {
-                Some((path, msg)) if !path.contains(' ') => (path.to_owned(), msg.to_owned()),
-                _ => ("body".to_owned(), detail.to_owned()),
-            };
-            Error::invalid(field, message)
-        }
-        JsonRejection::JsonSyntaxError(e) => {
-            Error::BadRequest(format!("The body is not valid JSON: {}", e.body_text()))
-        }
-        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
-            "Send the body as `Content-Type: application/json`.".to_owned(),
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Error::PayloadTooLarge(BODY_LIMIT)
-        }
-        other => Error::BadRequest(other.body_text()),
+        let HashedJson(value, _) = HashedJson::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
     }
 }
 
@@ -173,6 +146,16 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts
+            .uri
+            .query()
+            .is_some_and(|q| q.contains("%00") || q.contains('\0'))
+        {
+            return Err(Error::invalid(
+                "query",
+                "parameters must not contain the NUL character",
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
@@ -254,6 +237,12 @@ where
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
         };
+        if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            return Err(Error::invalid(
+                "body",
+                "strings must not contain the NUL character (\\u0000)",
+            ));
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
             let path = e.path().to_string();

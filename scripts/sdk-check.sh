@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Proves the committed openapi.yaml is usable by a real client generator:
+#
+#   1. a cached virtualenv (${SDK_VENV:-/var/cache/prompt-tracker/sdk-venv}) with pinned
+#      openapi-spec-validator and openapi-python-client, rebuilt only when the pins change;
+#   2. openapi-spec-validator validates openapi.yaml as OpenAPI 3.1;
+#   3. openapi-python-client generates a Python client from it (any generator warning fails,
+#      unless SDK_ALLOW_WARNINGS=1) and the client is installed into the venv;
+#   4. the real server starts on a free port against a fresh SQLite file;
+#   5. scripts/sdk_scenario.py drives it through the generated client only.
+#
+# Environment: PROMPT_TRACKER_BIN (default ${CARGO_TARGET_DIR:-target}/debug/prompt-tracker,
+# built beforehand: this script never runs cargo), SDK_VENV, SDK_PYTHON (python3),
+# SDK_ALLOW_WARNINGS=1, SDK_KEEP_TMP=1 (keep the generated client, database and server log).
+# Last line: `sdk-check: N passed, M failed` (N = steps + scenario checks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+POETRY_CORE_VERSION=2.2.1 # build backend of the generated client's pyproject.toml (poetry meta)
+
+venv="${SDK_VENV:-/var/cache/prompt-tracker/sdk-venv}"
+python="${SDK_PYTHON:-python3}"
+bin="${PROMPT_TRACKER_BIN:-${CARGO_TARGET_DIR:-target}/debug/prompt-tracker}"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
+spec="$root/openapi.yaml"
+
+passed=0
+server_pid=""
+tmp="$(mktemp -d -t sdk-check.XXXXXX)"
+t0=$(date +%s.%N)
+
+elapsed() { awk -v now="$(date +%s.%N)" -v start="$1" 'BEGIN { printf "%.1fs", now - start }'; }
+ok() {
+  passed=$((passed + 1))
+  echo "sdk-check: ok: $*"
+}
+fail() {
+  echo "sdk-check: FAILED: $*" >&2
+  if [ -n "$server_pid" ] && [ -s "$tmp/server.log" ]; then
+    echo "---- server log (last 40 lines) ----" >&2
+    tail -n 40 "$tmp/server.log" >&2
+    echo "------------------------------------" >&2
+  fi
+  echo "sdk-check: $passed passed, 1 failed"
+  exit 1
+}
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ "${SDK_KEEP_TMP:-0}" = 1 ]; then
+    echo "sdk-check: kept $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ -f "$spec" ] || fail "no $spec"
+[ -x "$bin" ] || fail "server binary $bin not found (cargo build first, or set PROMPT_TRACKER_BIN)"
+
+# ---------------------------------------------------------------------------------------------
+echo "== 1. tools (venv $venv)"
+t=$(date +%s.%N)
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock" # one sdk-check at a time per venv: the generated client is installed in it
+flock 9
+pins="python=$("$python" -c 'import sys; print(sys.version.split()[0])') openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION poetry-core==$POETRY_CORE_VERSION"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.sdk-check-pins" 2>/dev/null)" = "$pins" ]; then
+  echo "cached: $pins"
+else
+  echo "installing: $pins"
+  if [ -e "$venv" ]; then
+    [ -f "$venv/pyvenv.cfg" ] || fail "$venv exists and is not a virtualenv: refusing to replace it"
+    rm -rf "$venv"
+  fi
+  "$python" -m venv "$venv" || fail "cannot create a virtualenv with $python"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION" \
+    "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+    "poetry-core==$POETRY_CORE_VERSION" || fail "pip install of the pinned tools"
+  echo "$pins" >"$venv/.sdk-check-pins"
+fi
+export PATH="$venv/bin:$PATH" # the generator's post-hook runs ruff, one of its dependencies
+ok "tools ready: openapi-python-client $("$venv/bin/openapi-python-client" --version | awk '{print $NF}'), openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION ($(elapsed "$t"))"
+
+# ---------------------------------------------------------------------------------------------
+echo "== 2. validate openapi.yaml"
+t=$(date +%s.%N)
+version_line="$(grep -m1 -E '^openapi:' "$spec" || true)"
+case "$version_line" in
+  "openapi: 3.1."*) ;;
+  *) fail "openapi.yaml is not OpenAPI 3.1 (found: '${version_line:-no openapi field}')" ;;
+esac
+"$venv/bin/openapi-spec-validator" --schema 3.1 --validation-errors all "$spec" \
+  || fail "openapi-spec-validator rejects openapi.yaml (errors above)"
+ok "openapi.yaml is valid OpenAPI 3.1 ($(elapsed "$t"))"
+
+if ! "$bin" openapi 2>/dev/null | cmp -s - "$spec"; then
+  echo "sdk-check: WARNING: '$bin openapi' differs from the committed openapi.yaml;" \
+    "the scenario runs a client of the committed spec against that binary" >&2
+fi
+
+# ---------------------------------------------------------------------------------------------
+echo "== 3. generate the Python client"
+t=$(date +%s.%N)
+cat >"$tmp/generator.yaml" <<'YAML'
+project_name_override: prompt-tracker-client
+package_name_override: prompt_tracker_client
+YAML
+gen_args=(generate --path "$spec" --output-path "$tmp/client" --overwrite --config "$tmp/generator.yaml" --meta poetry)
+[ "${SDK_ALLOW_WARNINGS:-0}" = 1 ] || gen_args+=(--fail-on-warning)
+set +e
+(cd "$tmp" && "$venv/bin/openapi-python-client" "${gen_args[@]}") >"$tmp/generate.log" 2>&1
+gen_status=$?
+set -e
+cat "$tmp/generate.log"
+[ "$gen_status" -eq 0 ] || fail "openapi-python-client generate exited $gen_status (output above)"
+[ -f "$tmp/client/prompt_tracker_client/__init__.py" ] || fail "the generator produced no package"
+if grep -qiE 'warning' "$tmp/generate.log"; then
+  echo "sdk-check: the generator reported warnings (above); SDK_ALLOW_WARNINGS=1 let them pass" >&2
+fi
+ok "client generated: $(find "$tmp/client/prompt_tracker_client/api" -name '*.py' ! -name '__init__.py' | wc -l) endpoint modules, $(find "$tmp/client/prompt_tracker_client/models" -name '*.py' ! -name '__init__.py' | wc -l) models ($(elapsed "$t"))"
+
+t=$(date +%s.%N)
+"$venv/bin/pip" uninstall --quiet --yes prompt-tracker-client >/dev/null 2>&1 || true
+# No build isolation: poetry-core is already in the venv, so this needs no network on warm runs.
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation "$tmp/client" \
+  || fail "pip install of the generated client"
+"$venv/bin/pip" check >/dev/null || fail "pip check after installing the generated client: $("$venv/bin/pip" check)"
+(cd "$tmp" && "$venv/bin/python" -c 'import prompt_tracker_client.api, prompt_tracker_client.models') \
+  || fail "the installed client does not import"
+ok "client installed into the venv ($(elapsed "$t"))"
+
+# ---------------------------------------------------------------------------------------------
+echo "== 4. start the server"
+t=$(date +%s.%N)
+free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+base=""
+for attempt in 1 2 3; do
+  port="$(free_port)"
+  rm -f "$tmp"/sdk.db*
+  env -u PROMPT_TRACKER_PRICES_FILE \
+    DATABASE_URL="sqlite://$tmp/sdk.db?mode=rwc" PROMPT_TRACKER_BIND="127.0.0.1:$port" \
+    RUST_LOG="${RUST_LOG:-warn}" "$bin" serve >"$tmp/server.log" 2>&1 &
+  server_pid=$!
+  # Wait for /readyz (200) while the process lives, 60 s at most.
+  if "$venv/bin/python" - "$server_pid" "http://127.0.0.1:$port/readyz" <<'PY'; then
+import os, sys, time, urllib.request
+pid, url = int(sys.argv[1]), sys.argv[2]
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.1)
+sys.exit(2)
+PY
+    base="http://127.0.0.1:$port"
+    break
+  fi
+  if kill -0 "$server_pid" 2>/dev/null; then
+    fail "the server on port $port did not become ready within 60 s"
+  fi
+  wait "$server_pid" 2>/dev/null || true
+  echo "sdk-check: the server exited during start-up (attempt $attempt, port $port):" >&2
+  tail -n 20 "$tmp/server.log" >&2
+  server_pid=""
+done
+[ -n "$base" ] || fail "the server did not start (3 attempts)"
+ok "server ready at $base (pid $server_pid, fresh SQLite $tmp/sdk.db) ($(elapsed "$t"))"
+
+# ---------------------------------------------------------------------------------------------
+echo "== 5. scenario through the generated client"
+t=$(date +%s.%N)
+set +e
+(cd "$tmp" && "$venv/bin/python" "$root/scripts/sdk_scenario.py" "$base") 2>&1 | tee "$tmp/scenario.log"
+scenario_status=${PIPESTATUS[0]}
+set -e
+checks=$(sed -nE 's/^sdk-scenario: ([0-9]+) passed, 0 failed$/\1/p' "$tmp/scenario.log" | tail -n1)
+if [ "$scenario_status" -ne 0 ] || [ -z "$checks" ]; then
+  done_checks=$(sed -nE 's/^sdk-scenario: ([0-9]+) passed.*/\1/p' "$tmp/scenario.log" | tail -n1)
+  passed=$((passed + ${done_checks:-0}))
+  fail "scripts/sdk_scenario.py exited $scenario_status"
+fi
+passed=$((passed + checks))
+echo "sdk-check: ok: scenario, $checks checks ($(elapsed "$t"))"
+
+echo "sdk-check: total $(elapsed "$t0")"
+echo "sdk-check: $passed passed, 0 failed"
