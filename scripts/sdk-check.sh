@@ -11,7 +11,7 @@
 #
 # Environment: PROMPT_TRACKER_BIN (default ${CARGO_TARGET_DIR:-target}/debug/prompt-tracker,
 # built beforehand: this script never runs cargo), SDK_VENV, SDK_PYTHON (python3),
-# SDK_ALLOW_WARNINGS=1, SDK_KEEP_TMP=1 (keep the generated client, database and server log).
+# SDK_ALLOW_WARNINGS=1, SDK_SPEC (default openapi.yaml), SDK_KEEP_TMP=1 (keep the generated client, database and server log).
 # Last line: `sdk-check: N passed, M failed` (N = steps + scenario checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ venv="${SDK_VENV:-/var/cache/prompt-tracker/sdk-venv}"
 python="${SDK_PYTHON:-python3}"
 bin="${PROMPT_TRACKER_BIN:-${CARGO_TARGET_DIR:-target}/debug/prompt-tracker}"
 case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
-spec="$root/openapi.yaml"
+spec="${SDK_SPEC:-$root/openapi.yaml}" # override only to try the check on another document
 
 passed=0
 server_pid=""

@@ -270,6 +270,7 @@ pub async fn create(
         match db.query_one_raw(stmt).await {
             Ok(Some(row)) => {
                 let id: i64 = row.try_get_by_index(0)?;
+                adopt_prompt_configs(db, prompt_id, id).await?;
                 return Ok(find(db, id).await?.into());
             }
             Ok(None) => {
@@ -286,6 +287,30 @@ pub async fn create(
     Err(Error::Conflict(
         "Too many concurrent version creations; retry.".to_owned(),
     ))
+}
+
+/// Evaluator configs the polymorphic migration left on a prompt that had no version
+/// (`PromptTracker::Prompt`) move to its first version, where seed 000 meant them to be.
+async fn adopt_prompt_configs(
+    db: &DatabaseConnection,
+    prompt_id: i64,
+    version_id: i64,
+) -> Result<()> {
+    use entity::evaluator_config::{self, ConfigurableType};
+    EvaluatorConfig::update_many()
+        .col_expr(
+            evaluator_config::Column::ConfigurableType,
+            Expr::value(ConfigurableType::PromptVersion),
+        )
+        .col_expr(
+            evaluator_config::Column::ConfigurableId,
+            Expr::value(version_id),
+        )
+        .filter(evaluator_config::Column::ConfigurableType.eq(ConfigurableType::Prompt))
+        .filter(evaluator_config::Column::ConfigurableId.eq(prompt_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// One page of a prompt's versions, by version number.

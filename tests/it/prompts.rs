@@ -66,8 +66,16 @@ async fn prompts_crud_slugs_archive_and_errors(db: TestDb) {
         vec!["name"]
     );
     // NUL characters cannot be stored by PostgreSQL: refused up front, never a 500.
-    assert_eq!(app.post("/api/v1/prompts", json!({"name": "a\u{0}b"})).await.problem(422), vec!["body"]);
-    assert_eq!(app.get("/api/v1/prompts?slug=a%00b").await.problem(422), vec!["query"]);
+    assert_eq!(
+        app.post("/api/v1/prompts", json!({"name": "a\u{0}b"}))
+            .await
+            .problem(422),
+        vec!["body"]
+    );
+    assert_eq!(
+        app.get("/api/v1/prompts?slug=a%00b").await.problem(422),
+        vec!["query"]
+    );
     let raw = app
         .client
         .post(format!("{}/api/v1/prompts", app.base))

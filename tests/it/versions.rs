@@ -50,6 +50,29 @@ async fn versions_store_the_new_model_config_form_and_validate(db: TestDb) {
     assert_eq!(stored["provider"], "openai");
     assert_eq!(stored["api"], "response_api");
 
+    // A config kept on the prompt by the polymorphic migration moves to its first version.
+    let q = prompt(&app, "Versionless").await;
+    db.exec(&format!(
+        "INSERT INTO prompt_tracker_evaluator_configs (configurable_type, configurable_id, evaluator_key, config, run_mode, created_at, updated_at)
+         VALUES ('PromptTracker::Prompt', {q}, 'keyword', '{{\"required_keywords\": [\"a\"]}}', 'async', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    ))
+    .await;
+    let first = app
+        .create(
+            &format!("/api/v1/prompts/{q}/versions"),
+            json!({"user_prompt": "x"}),
+        )
+        .await;
+    let adopted = app
+        .get(&format!(
+            "/api/v1/versions/{}/evaluator-configs",
+            first["id"]
+        ))
+        .await
+        .body;
+    assert_eq!(adopted["data"][0]["evaluator_key"], "keyword");
+    assert_eq!(adopted["data"][0]["owner_type"], "prompt_version");
+
     let v2 = app
         .create(
             &format!("/api/v1/prompts/{p}/versions"),
