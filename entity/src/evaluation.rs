@@ -57,6 +57,8 @@ pub struct Model {
     /// The evaluator config that produced it (none for manual and legacy evaluations); the
     /// config in force is also snapshotted in `metadata.evaluator_config`.
     pub evaluator_config_id: Option<i64>,
+    /// The test run that made it, for evaluations of test calls.
+    pub prompt_test_run_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

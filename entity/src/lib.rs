@@ -7,12 +7,14 @@
 pub mod evaluation;
 pub mod evaluator_config;
 pub mod idempotency_key;
+pub mod job;
 pub mod llm_response;
 pub mod model_config;
 pub mod prompt;
 pub mod prompt_test;
 pub mod prompt_test_run;
 pub mod prompt_version;
+pub mod test_run_batch;
 pub mod variables_schema;
 
 pub use model_config::ModelConfig;
@@ -23,9 +25,11 @@ pub mod prelude {
     pub use super::evaluation::Entity as Evaluation;
     pub use super::evaluator_config::Entity as EvaluatorConfig;
     pub use super::idempotency_key::Entity as IdempotencyKey;
+    pub use super::job::Entity as Job;
     pub use super::llm_response::Entity as LlmResponse;
     pub use super::prompt::Entity as Prompt;
     pub use super::prompt_test::Entity as PromptTest;
     pub use super::prompt_test_run::Entity as PromptTestRun;
     pub use super::prompt_version::Entity as PromptVersion;
+    pub use super::test_run_batch::Entity as TestRunBatch;
 }

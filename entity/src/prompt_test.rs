@@ -34,6 +34,8 @@ pub struct Model {
     pub metadata: Json,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+    /// 0-100: when set, a run passes when the weighted mean score reaches it.
+    pub pass_threshold: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter)]

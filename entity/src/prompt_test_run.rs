@@ -61,6 +61,8 @@ pub struct Model {
     pub metadata: Json,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+    /// The batch (request) that started the run; NULL for legacy runs.
+    pub batch_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,8 @@
 //! 7. [`m20261121_000001_add_evaluator_config_to_evaluations`]: evaluations name their config.
 //! 8. [`m20261121_000002_create_idempotency_keys`]: replay answers of `Idempotency-Key`.
 //! 9. [`m20261121_000003_one_active_version_per_prompt`]: a partial unique index.
+//! 10. [`m20261121_000004_create_jobs`]: the durable job queue.
+//! 11. [`m20261121_000005_add_test_run_batches_and_verdicts`]: batches, pass thresholds, run links.
 //!
 //! Every `down` restores the previous schema and the previous data. Values that the schema on
 //! one side of a migration cannot hold are parked in [`archive`] and put back when the
@@ -31,6 +33,8 @@ pub mod m20250103_000001_split_model_config_provider_api;
 pub mod m20261121_000001_add_evaluator_config_to_evaluations;
 pub mod m20261121_000002_create_idempotency_keys;
 pub mod m20261121_000003_one_active_version_per_prompt;
+pub mod m20261121_000004_create_jobs;
+pub mod m20261121_000005_add_test_run_batches_and_verdicts;
 pub mod support;
 
 /// The migrator of the whole history, in order. Used by the `migration` CLI, by
@@ -50,6 +54,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_add_evaluator_config_to_evaluations::Migration),
             Box::new(m20261121_000002_create_idempotency_keys::Migration),
             Box::new(m20261121_000003_one_active_version_per_prompt::Migration),
+            Box::new(m20261121_000004_create_jobs::Migration),
+            Box::new(m20261121_000005_add_test_run_batches_and_verdicts::Migration),
         ]
     }
 }

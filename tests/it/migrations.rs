@@ -422,6 +422,14 @@ fn expected_foreign_keys(with_evaluator_config_prompt: bool) -> Vec<(String, Str
             "prompt_tracker_prompts",
         ),
     ];
+    if !with_evaluator_config_prompt {
+        // The fully migrated schema also has the run batches.
+        fks.push((
+            "prompt_tracker_test_run_batches",
+            "prompt_version_id",
+            "prompt_tracker_prompt_versions",
+        ));
+    }
     if with_evaluator_config_prompt {
         fks.push((
             "prompt_tracker_evaluator_configs",
