@@ -11,7 +11,9 @@
 #
 # Environment: PROMPT_TRACKER_BIN (default ${CARGO_TARGET_DIR:-target}/debug/prompt-tracker,
 # built beforehand: this script never runs cargo), SDK_VENV, SDK_PYTHON (python3),
-# SDK_ALLOW_WARNINGS=1, SDK_SPEC (default openapi.yaml), SDK_KEEP_TMP=1 (keep the generated client, database and server log).
+# SDK_ALLOW_WARNINGS=1, SDK_SPEC (default openapi.yaml), SDK_KEEP_TMP=1 (keep the generated
+# client, the database and the server log). Tool pins: the three variables below plus
+# scripts/sdk-constraints.txt (every transitive dependency); changing either rebuilds the venv.
 # Last line: `sdk-check: N passed, M failed` (N = steps + scenario checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,8 +74,10 @@ echo "== 1. tools (venv $venv)"
 t=$(date +%s.%N)
 mkdir -p "$(dirname "$venv")"
 exec 9>"$venv.lock" # one sdk-check at a time per venv: the generated client is installed in it
-flock 9
-pins="python=$("$python" -c 'import sys; print(sys.version.split()[0])') openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION poetry-core==$POETRY_CORE_VERSION"
+flock -w 600 9 || fail "another sdk-check has held $venv.lock for 10 minutes"
+constraints="$root/scripts/sdk-constraints.txt" # every transitive dependency, pinned as tested
+[ -f "$constraints" ] || fail "no $constraints"
+pins="python=$("$python" -c 'import sys; print(sys.version.split()[0])') openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION poetry-core==$POETRY_CORE_VERSION constraints=$(sha256sum "$constraints" | cut -c1-12)"
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.sdk-check-pins" 2>/dev/null)" = "$pins" ]; then
   echo "cached: $pins"
 else
@@ -83,7 +87,7 @@ else
     rm -rf "$venv"
   fi
   "$python" -m venv "$venv" || fail "cannot create a virtualenv with $python"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --constraint "$constraints" \
     "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION" \
     "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
     "poetry-core==$POETRY_CORE_VERSION" || fail "pip install of the pinned tools"
@@ -138,7 +142,7 @@ ok "client generated: $(find "$tmp/client/prompt_tracker_client/api" -name '*.py
 t=$(date +%s.%N)
 "$venv/bin/pip" uninstall --quiet --yes prompt-tracker-client >/dev/null 2>&1 || true
 # No build isolation: poetry-core is already in the venv, so this needs no network on warm runs.
-"$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation "$tmp/client" \
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --constraint "$constraints" "$tmp/client" \
   || fail "pip install of the generated client"
 "$venv/bin/pip" check >/dev/null || fail "pip check after installing the generated client: $("$venv/bin/pip" check)"
 (cd "$tmp" && "$venv/bin/python" -c 'import prompt_tracker_client.api, prompt_tracker_client.models') \

@@ -128,7 +128,10 @@ def main() -> None:
 
     print("== activate it")
     activated: VersionOut = expect(
-        activate_version.sync_detailed(version.id, client=client), HTTPStatus.OK, VersionOut, "POST /versions/{id}/activate"
+        activate_version.sync_detailed(version.id, client=client),
+        HTTPStatus.OK,
+        VersionOut,
+        "POST /versions/{id}/activate",
     )
     check("version status is active", activated.status == VersionStatus.ACTIVE, activated.status)
     again = get_version.sync(version.id, client=client)
@@ -229,7 +232,9 @@ def main() -> None:
             ),
         ),
     )
-    problem: Problem = expect(bad, HTTPStatus.UNPROCESSABLE_ENTITY, Problem, "POST /prompts/{id}/versions (temperature 3)")
+    problem: Problem = expect(
+        bad, HTTPStatus.UNPROCESSABLE_ENTITY, Problem, "POST /prompts/{id}/versions (temperature 3)"
+    )
     check(
         "problem served as application/problem+json",
         bad.headers.get("content-type", "").startswith("application/problem+json"),

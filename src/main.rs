@@ -62,6 +62,22 @@ struct ServeArgs {
     /// JSON file of per-million-token prices that replace or extend the built-in table.
     #[arg(long, env = "PROMPT_TRACKER_PRICES_FILE", global = true)]
     prices_file: Option<std::path::PathBuf>,
+    /// Background workers of this instance (test runs, async evaluations).
+    #[arg(
+        long,
+        env = "PROMPT_TRACKER_WORKERS",
+        default_value_t = 4,
+        global = true
+    )]
+    workers: usize,
+    /// Lease of a claimed job, seconds (renewed while it runs; an expired lease is taken over).
+    #[arg(
+        long,
+        env = "PROMPT_TRACKER_JOB_LEASE_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    job_lease_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +139,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bind: args.bind,
         api_token: args.api_token,
         prices_file: args.prices_file,
+        // OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_*, GEMINI_*, PROMPT_TRACKER_PROVIDER_*.
+        providers: api::providers::ProviderSettings::from_env(),
+        jobs: api::jobs::JobSettings {
+            workers: args.workers,
+            lease: std::time::Duration::from_secs(args.job_lease_secs.max(3)),
+            ..Default::default()
+        },
     })
     .await
 }

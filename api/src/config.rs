@@ -21,4 +21,8 @@ pub struct Config {
     /// `PROMPT_TRACKER_PRICES_FILE`: a JSON file shaped like `api/data/prices.json` whose
     /// entries replace or add per-million-token prices.
     pub prices_file: Option<std::path::PathBuf>,
+    /// Provider endpoints and credentials (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, ...).
+    pub providers: crate::providers::ProviderSettings,
+    /// Background workers (`PROMPT_TRACKER_WORKERS`, ...).
+    pub jobs: crate::jobs::JobSettings,
 }

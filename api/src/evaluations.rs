@@ -58,7 +58,8 @@ impl From<evaluation::Model> for EvaluationOut {
     }
 }
 
-/// Runs `config`'s evaluator on `response` and stores the evaluation (`context`).
+/// Runs `config`'s (rule-based) evaluator on `response` and stores the evaluation (`context`,
+/// linked to test run `run_id` when given).
 /// `expected_output` comes from a prompt test, when there is one.
 pub async fn run_config(
     db: &impl ConnectionTrait,
@@ -66,6 +67,7 @@ pub async fn run_config(
     response: &llm_response::Model,
     expected_output: Option<&str>,
     context: EvaluationContext,
+    run_id: Option<i64>,
 ) -> Result<evaluation::Model> {
     let input = EvaluationInput {
         response_text: response.response_text.as_deref().unwrap_or(""),
@@ -97,6 +99,7 @@ pub async fn run_config(
         passed: Set(Some(outcome.passed)),
         evaluation_context: Set(context),
         evaluator_config_id: Set(Some(config.id)),
+        prompt_test_run_id: Set(run_id),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

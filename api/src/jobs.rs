@@ -1,16 +1,369 @@
-//! Background work. For now: the `async` evaluators of tracked calls, run on the tokio runtime
-//! after the tracking request has answered. Failures are logged (the call itself is already
-//! stored); work in flight when the process stops is not resumed.
+//! Durable background work: jobs stored in `prompt_tracker_jobs`, claimed by a pool of
+//! workers in every service instance.
+//!
+//! - Claiming is one statement: `FOR UPDATE SKIP LOCKED` on PostgreSQL (instances never claim
+//!   the same job), a single `UPDATE ... RETURNING` on SQLite (one writer).
+//! - A claimed job carries a lease (`locked_until`) that its worker renews while it works; a job
+//!   whose worker died is claimable again once the lease expires, and a restarted service
+//!   resumes every queued job.
+//! - A job that fails (an infrastructure error: the work itself records its own failures) is
+//!   retried with exponential backoff up to `max_attempts`, then marked `failed`.
 
-use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::llm_responses;
+use chrono::Utc;
+use entity::job::{self, JobKind, JobStatus};
+use entity::prelude::*;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, Set,
+    Statement,
+};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
 
-/// Runs the async evaluator configs `config_ids` on response `response_id` in the background.
-pub fn spawn_evaluations(db: DatabaseConnection, response_id: i64, config_ids: Vec<i64>) {
-    tokio::spawn(async move {
-        if let Err(e) = llm_responses::run_async_evaluations(&db, response_id, &config_ids).await {
-            tracing::error!(response_id, error = %e, "async evaluation failed");
+use crate::error::{Error, Result};
+
+/// Worker pool settings.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// Workers per instance (`PROMPT_TRACKER_WORKERS`, default 4).
+    pub workers: usize,
+    /// Lease of a claimed job; renewed every third of it while the job runs (default 60 s).
+    pub lease: Duration,
+    /// How often idle workers look for jobs enqueued by other instances (default 500 ms).
+    pub poll_interval: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            workers: 4,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
         }
-    });
+    }
+}
+
+/// Wakes this instance's idle workers when work is enqueued.
+#[derive(Clone, Debug, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    /// Wake idle workers (call after the enqueuing transaction committed).
+    pub fn wake(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// Stores a job (inside the caller's transaction, so work and job commit together).
+pub async fn enqueue(db: &impl ConnectionTrait, kind: JobKind, payload: Value) -> Result<i64> {
+    let now = Utc::now().naive_utc();
+    let row = job::ActiveModel {
+        kind: Set(kind),
+        payload: Set(payload),
+        status: Set(JobStatus::Queued),
+        attempts: Set(0),
+        max_attempts: Set(3),
+        run_after: Set(now),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?.id)
+}
+
+fn placeholders(backend: DatabaseBackend) -> [String; 4] {
+    std::array::from_fn(|i| {
+        if backend == DatabaseBackend::Postgres {
+            format!("${}", i + 1)
+        } else {
+            format!("?{}", i + 1)
+        }
+    })
+}
+
+/// Claims the oldest claimable job for `worker` (queued and due, or running with an expired
+/// lease), or None.
+pub async fn claim(
+    db: &DatabaseConnection,
+    worker: &str,
+    lease: Duration,
+) -> Result<Option<job::Model>> {
+    let backend = db.get_database_backend();
+    let [p1, p2, p3, _] = placeholders(backend);
+    let lock = if backend == DatabaseBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let now = Utc::now().naive_utc();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    let sql = format!(
+        "UPDATE prompt_tracker_jobs SET status = 'running', locked_by = {p1}, locked_until = {p2}, attempts = attempts + 1, updated_at = {p3} \
+         WHERE id = (SELECT id FROM prompt_tracker_jobs \
+                     WHERE (status = 'queued' AND run_after <= {p3}) OR (status = 'running' AND locked_until < {p3}) \
+                     ORDER BY id LIMIT 1{lock}) \
+         RETURNING id"
+    );
+    let stmt =
+        Statement::from_sql_and_values(backend, sql, [worker.into(), until.into(), now.into()]);
+    let Some(row) = db.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get_by_index(0)?;
+    Ok(Job::find_by_id(id).one(db).await?)
+}
+
+async fn update_owned(
+    db: &DatabaseConnection,
+    job_id: i64,
+    worker: &str,
+    set: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    let n = values.len();
+    let p = |i: usize| {
+        if backend == DatabaseBackend::Postgres {
+            format!("${i}")
+        } else {
+            format!("?{i}")
+        }
+    };
+    let sql = format!(
+        "UPDATE prompt_tracker_jobs SET {set} WHERE id = {} AND locked_by = {}",
+        p(n + 1),
+        p(n + 2)
+    );
+    let mut values = values;
+    values.push(job_id.into());
+    values.push(worker.into());
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+fn sets(backend: DatabaseBackend, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if backend == DatabaseBackend::Postgres {
+                format!("{c} = ${}", i + 1)
+            } else {
+                format!("{c} = ?{}", i + 1)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renews the lease of a job this worker holds.
+pub async fn renew(
+    db: &DatabaseConnection,
+    job_id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<()> {
+    let until = Utc::now().naive_utc() + chrono::Duration::from_std(lease).unwrap_or_default();
+    let set = sets(db.get_database_backend(), &["locked_until"]);
+    update_owned(db, job_id, worker, &set, vec![until.into()]).await
+}
+
+/// Marks a job this worker holds as done.
+pub async fn complete(db: &DatabaseConnection, job_id: i64, worker: &str) -> Result<()> {
+    let now = Utc::now().naive_utc();
+    let set = format!(
+        "status = 'done', locked_until = NULL, {}",
+        sets(db.get_database_backend(), &["updated_at"])
+    );
+    update_owned(db, job_id, worker, &set, vec![now.into()]).await
+}
+
+/// Records a failed attempt: queued again after 2^attempts seconds, or `failed` after the last.
+/// Returns whether the job failed for good.
+pub async fn fail(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    worker: &str,
+    error: &str,
+) -> Result<bool> {
+    let now = Utc::now().naive_utc();
+    let backend = db.get_database_backend();
+    let last = job.attempts >= job.max_attempts;
+    if last {
+        let set = format!(
+            "status = 'failed', locked_until = NULL, {}",
+            sets(backend, &["last_error", "updated_at"])
+        );
+        update_owned(db, job.id, worker, &set, vec![error.into(), now.into()]).await?;
+    } else {
+        let after = now + chrono::Duration::seconds(1 << job.attempts.clamp(0, 10));
+        let set = format!(
+            "status = 'queued', locked_until = NULL, {}",
+            sets(backend, &["last_error", "run_after", "updated_at"])
+        );
+        update_owned(
+            db,
+            job.id,
+            worker,
+            &set,
+            vec![error.into(), after.into(), now.into()],
+        )
+        .await?;
+    }
+    Ok(last)
+}
+
+/// A running pool of workers; dropping the handle does not stop them, [`Workers::stop`] does.
+#[derive(Debug)]
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Stops the workers after their current job (or at once, when idle).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Stops the workers at once, abandoning jobs in flight (their leases expire and another
+    /// worker takes them over). Used to simulate a crash.
+    pub fn abort(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts `state.jobs.workers` workers.
+pub fn start(state: crate::AppState) -> Workers {
+    let (stop, stopped) = watch::channel(false);
+    let instance = format!("{}-{}", std::process::id(), &uuid_like());
+    let tasks = (0..state.job_settings.workers)
+        .map(|i| {
+            let state = state.clone();
+            let mut stopped = stopped.clone();
+            let worker = format!("{instance}-w{i}");
+            tokio::spawn(async move {
+                loop {
+                    if *stopped.borrow() {
+                        break;
+                    }
+                    match claim(&state.db, &worker, state.job_settings.lease).await {
+                        Ok(Some(job)) => run_one(&state, job, &worker).await,
+                        Ok(None) => {
+                            let wake = state.waker.0.notified();
+                            tokio::select! {
+                                () = wake => {},
+                                () = tokio::time::sleep(state.job_settings.poll_interval) => {},
+                                _ = stopped.changed() => {},
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(%worker, error = %e, "claiming a job failed");
+                            tokio::time::sleep(state.job_settings.poll_interval).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    Workers { stop, tasks }
+}
+
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", h.finish())
+}
+
+async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
+    let lease = state.job_settings.lease;
+    // The lease is renewed from this same task: if the worker dies, renewals stop with it and
+    // the lease runs out, so another worker can take the job over.
+    let work = handle(state, &job);
+    tokio::pin!(work);
+    let outcome = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            () = tokio::time::sleep(lease / 3) => {
+                if let Err(e) = renew(&state.db, job.id, worker, lease).await {
+                    tracing::warn!(job = job.id, error = %e, "renewing a job lease failed");
+                }
+            }
+        }
+    };
+    let result = match outcome {
+        Ok(()) => complete(&state.db, job.id, worker).await,
+        Err(e) => {
+            tracing::warn!(job = job.id, kind = ?job.kind, error = %e, "job attempt failed");
+            match fail(&state.db, &job, worker, &e.to_string()).await {
+                Ok(true) => given_up(state, &job, &e.to_string()).await,
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(job = job.id, error = %e, "recording a job's outcome failed");
+    }
+}
+
+async fn handle(state: &crate::AppState, job: &job::Model) -> Result<()> {
+    let id = |key: &str| {
+        job.payload
+            .get(key)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| Error::Internal(format!("job {} has no {key}", job.id)))
+    };
+    match job.kind {
+        JobKind::TestRun => crate::runner::execute(state, id("run_id")?).await,
+        JobKind::EvaluateResponse => {
+            let configs: Vec<i64> = job
+                .payload
+                .get("config_ids")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            crate::llm_responses::run_async_evaluations(state, id("response_id")?, &configs).await
+        }
+    }
+}
+
+/// A job that will not be retried: its test run must not stay pending/running.
+async fn given_up(state: &crate::AppState, job: &job::Model, error: &str) -> Result<()> {
+    if job.kind == JobKind::TestRun
+        && let Some(run_id) = job.payload.get("run_id").and_then(Value::as_i64)
+    {
+        crate::runner::mark_error(
+            &state.db,
+            run_id,
+            &format!(
+                "the run's job failed after {} attempts: {error}",
+                job.attempts
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Payload of an `evaluate_response` job.
+pub fn evaluate_payload(response_id: i64, config_ids: &[i64]) -> Value {
+    json!({"response_id": response_id, "config_ids": config_ids})
 }

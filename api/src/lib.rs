@@ -2,7 +2,8 @@
 //!
 //! - [`app`] builds the axum [`Router`] over an [`AppState`];
 //! - [`connect`] opens the database (SQLite file or PostgreSQL) with the service's settings;
-//! - [`run`] connects, applies pending migrations, and serves until Ctrl-C / SIGTERM.
+//! - [`run`] connects, applies pending migrations, starts the job workers ([`jobs`]) and serves
+//!   until Ctrl-C / SIGTERM.
 //!
 //! Handlers live in [`routes`] (thin, one module per resource); errors are RFC 9457
 //! `application/problem+json` ([`routes::problem::Problem`]); domain modules return [`error::Error`].
@@ -22,6 +23,7 @@ pub mod evaluations;
 pub mod evaluator_configs;
 pub mod evaluators;
 pub mod jobs;
+pub mod judge;
 pub mod llm_responses;
 pub mod model_config;
 pub mod pagination;
@@ -30,6 +32,7 @@ pub mod prompt_tests;
 pub mod prompts;
 pub mod providers;
 pub mod routes;
+pub mod runner;
 pub mod stats;
 pub mod templates;
 pub mod validation;
@@ -44,8 +47,14 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// `PROMPT_TRACKER_API_TOKEN`: when set, `/api/v1` requires `Authorization: Bearer <it>`.
     pub api_token: Option<std::sync::Arc<str>>,
-    /// Per-million-token prices used to cost tracked calls.
+    /// Per-million-token prices used to cost calls.
     pub prices: std::sync::Arc<pricing::PriceTable>,
+    /// The LLM provider clients (shared HTTP client and per-provider concurrency limits).
+    pub providers: providers::Providers,
+    /// Wakes this instance's idle job workers.
+    pub waker: jobs::Waker,
+    /// Worker pool settings.
+    pub job_settings: jobs::JobSettings,
 }
 
 impl AppState {
@@ -70,6 +79,9 @@ impl AppState {
             db,
             api_token: config.api_token.as_deref().map(std::sync::Arc::from),
             prices: std::sync::Arc::new(prices),
+            providers: providers::Providers::new(config.providers.clone()),
+            waker: jobs::Waker::default(),
+            job_settings: config.jobs.clone(),
         })
     }
 }
@@ -120,7 +132,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Migrator::up(&db, None).await?;
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(address = %listener.local_addr()?, "prompt-tracker listening");
-    serve(listener, AppState::new(db, &config)?).await
+    let state = AppState::new(db, &config)?;
+    let workers = jobs::start(state.clone());
+    let served = serve(listener, state).await;
+    workers.stop().await;
+    served
 }
 
 /// Serves [`app`] on an already bound listener until Ctrl-C or SIGTERM (tests bind port 0).

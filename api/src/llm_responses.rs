@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use entity::evaluation::EvaluationContext;
 use entity::evaluator_config::RunMode;
+use entity::job::JobKind;
 use entity::llm_response::{self, ResponseStatus};
 use entity::prelude::*;
 use entity::{idempotency_key, prompt, prompt_version};
@@ -26,7 +27,7 @@ use crate::evaluator_configs::{self, Owner};
 use crate::pagination::{Page, PageParams, utc};
 use crate::pricing::PriceTable;
 use crate::validation::Errors;
-use crate::{templates, versions};
+use crate::{jobs, templates, versions};
 
 /// Body of `POST /api/v1/llm-responses`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -148,8 +149,8 @@ pub struct Tracked {
     pub body: Value,
     /// True when the answer is a replay of an earlier request with the same key.
     pub replayed: bool,
-    /// (response id, async config ids) to evaluate in the background.
-    pub pending: Option<(i64, Vec<i64>)>,
+    /// Whether background evaluations were enqueued (wake the workers).
+    pub queued: bool,
 }
 
 async fn resolve_version(
@@ -299,9 +300,12 @@ pub async fn track(
     };
 
     let configs = evaluator_configs::enabled_of(db, Owner::Version(version.id)).await?;
-    let (sync_configs, async_configs): (Vec<_>, Vec<_>) = configs
-        .into_iter()
-        .partition(|c| c.run_mode == RunMode::Sync);
+    // Remote evaluators (llm_judge) never run inside a request.
+    let inline = |c: &entity::evaluator_config::Model| {
+        c.run_mode == RunMode::Sync
+            && crate::evaluators::get(&c.evaluator_key).is_some_and(|e| !e.is_remote())
+    };
+    let (sync_configs, async_configs): (Vec<_>, Vec<_>) = configs.into_iter().partition(inline);
 
     let txn = db.begin().await?;
     if let Some((key, hash)) = &idempotency {
@@ -362,6 +366,7 @@ pub async fn track(
             &response,
             None,
             EvaluationContext::TrackedCall,
+            None,
         )
         .await?;
         evaluations.push(EvaluationOut::from(e));
@@ -377,14 +382,23 @@ pub async fn track(
             .exec(&txn)
             .await?;
     }
+    // The async evaluators become a durable job, committed with the response.
+    let queued = !async_configs.is_empty();
+    if queued {
+        let ids: Vec<i64> = async_configs.iter().map(|c| c.id).collect();
+        jobs::enqueue(
+            &txn,
+            JobKind::EvaluateResponse,
+            jobs::evaluate_payload(out.id, &ids),
+        )
+        .await?;
+    }
     txn.commit().await?;
-    let pending =
-        (!async_configs.is_empty()).then(|| (out.id, async_configs.iter().map(|c| c.id).collect()));
     Ok(Tracked {
         status: 201,
         body,
         replayed: false,
-        pending,
+        queued,
     })
 }
 
@@ -427,7 +441,7 @@ async fn replay(db: &DatabaseConnection, key: &str, hash: &str) -> Result<Option
             status: status as u16,
             body,
             replayed: true,
-            pending: None,
+            queued: false,
         })),
         _ => Err(Error::Conflict(
             "A request with this Idempotency-Key is still being processed; retry shortly."
@@ -436,18 +450,59 @@ async fn replay(db: &DatabaseConnection, key: &str, hash: &str) -> Result<Option
     }
 }
 
-/// Runs the async evaluator configs `config_ids` on response `response_id` (in the background).
+/// Runs the async evaluator configs `config_ids` on response `response_id` (the
+/// `evaluate_response` job). Configs already evaluated on this response by an interrupted
+/// earlier attempt are skipped.
 pub async fn run_async_evaluations(
-    db: &DatabaseConnection,
+    state: &crate::AppState,
     response_id: i64,
     config_ids: &[i64],
 ) -> Result<()> {
+    let db = &state.db;
     let Some(response) = LlmResponse::find_by_id(response_id).one(db).await? else {
         return Ok(());
     };
+    let done: Vec<Option<i64>> = Evaluation::find()
+        .select_only()
+        .column(entity::evaluation::Column::EvaluatorConfigId)
+        .filter(entity::evaluation::Column::LlmResponseId.eq(response_id))
+        .into_tuple()
+        .all(db)
+        .await?;
     for config in evaluations::configs_by_id(db, config_ids).await? {
-        evaluations::run_config(db, &config, &response, None, EvaluationContext::TrackedCall)
-            .await?;
+        if done.contains(&Some(config.id)) {
+            continue;
+        }
+        let result = if config.evaluator_key == crate::judge::KEY {
+            crate::judge::evaluate(
+                state,
+                &config,
+                &response,
+                None,
+                EvaluationContext::TrackedCall,
+                None,
+            )
+            .await
+        } else {
+            evaluations::run_config(
+                db,
+                &config,
+                &response,
+                None,
+                EvaluationContext::TrackedCall,
+                None,
+            )
+            .await
+        };
+        if let Err(e) = result {
+            // A judge that cannot answer is recorded in the log; infrastructure errors retry the job.
+            match e {
+                Error::Internal(_) => return Err(e),
+                other => {
+                    tracing::warn!(response_id, config = config.id, error = %other, "async evaluation failed")
+                }
+            }
+        }
     }
     Ok(())
 }

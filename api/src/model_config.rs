@@ -47,7 +47,6 @@ pub struct ApiInfo {
     /// Display name, e.g. "OpenAI - Response API" (seed 002, Step 8).
     pub name: &'static str,
     /// The api type (`openai_response_api`, ...), as `ApiTypes.from_config` maps it.
-    #[schema(schema_with = api_type_schema)]
     pub api_type: ApiType,
     /// The provider retired this api: stored configs still validate and display, but no
     /// request is built for it (see `providers::build_request`).

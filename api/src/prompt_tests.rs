@@ -37,6 +37,9 @@ pub struct PromptTestOut {
     pub model_config: Value,
     pub api_type: ApiType,
     pub enabled: bool,
+    /// 0-100: a run passes when the weighted mean score reaches it; null: every evaluation
+    /// (with weight > 0) must pass.
+    pub pass_threshold: Option<i32>,
     pub tags: Vec<String>,
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -57,6 +60,7 @@ impl From<prompt_test::Model> for PromptTestOut {
             api_type: m.model_config.api_type(),
             model_config: m.model_config.to_json(),
             enabled: m.enabled,
+            pass_threshold: m.pass_threshold,
             tags: serde_json::from_value(m.tags).unwrap_or_default(),
             metadata: m.metadata,
             created_at: utc(m.created_at),
@@ -82,6 +86,8 @@ pub struct NewPromptTest {
     #[schema(value_type = Option<Object>)]
     pub model_config: Option<Value>,
     pub enabled: Option<bool>,
+    /// 0-100 (see the test's `pass_threshold`).
+    pub pass_threshold: Option<i32>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -106,6 +112,9 @@ pub struct PromptTestPatch {
     #[schema(value_type = Option<Object>)]
     pub model_config: Option<Value>,
     pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "crate::validation::nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub pass_threshold: Option<Option<i32>>,
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
@@ -114,6 +123,12 @@ pub struct PromptTestPatch {
 fn check_name(errors: &mut Errors, name: &str) {
     if name.trim().is_empty() || name.chars().count() > 255 {
         errors.add("name", "must be 1-255 characters");
+    }
+}
+
+fn check_pass_threshold(errors: &mut Errors, t: Option<i32>) {
+    if t.is_some_and(|t| !(0..=100).contains(&t)) {
+        errors.add("pass_threshold", "must be between 0 and 100");
     }
 }
 
@@ -150,6 +165,7 @@ pub async fn create(
     let version = versions::find(db, version_id).await?;
     let mut errors = Errors::default();
     check_name(&mut errors, &input.name);
+    check_pass_threshold(&mut errors, input.pass_threshold);
     let config = match input.model_config {
         Some(v) => match versions::parse_model_config(Some(v)) {
             Ok(c) => c,
@@ -177,6 +193,7 @@ pub async fn create(
         expected_patterns: Set(json!(input.expected_patterns)),
         model_config: Set(config),
         enabled: Set(input.enabled.unwrap_or(true)),
+        pass_threshold: Set(input.pass_threshold),
         tags: Set(json!(input.tags)),
         metadata: Set(Value::Object(input.metadata)),
         created_at: Set(now),
@@ -220,6 +237,7 @@ pub async fn update(
     if let Some(name) = &patch.name {
         check_name(&mut errors, name);
     }
+    check_pass_threshold(&mut errors, patch.pass_threshold.flatten());
     let config = match patch.model_config {
         Some(v) => match versions::parse_model_config(Some(v)) {
             Ok(c) => Some(c),
@@ -260,6 +278,9 @@ pub async fn update(
     }
     if let Some(v) = patch.enabled {
         row.enabled = Set(v);
+    }
+    if let Some(v) = patch.pass_threshold {
+        row.pass_threshold = Set(v);
     }
     if let Some(v) = patch.tags {
         row.tags = Set(json!(v));

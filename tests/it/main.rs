@@ -12,6 +12,7 @@ mod health;
 mod migrations;
 mod openapi;
 mod prompts;
+mod runs;
 mod schema;
 mod tracking;
 mod versions;

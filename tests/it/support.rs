@@ -50,6 +50,7 @@ pub struct TestDb {
 }
 
 enum Cleanup {
+    None,
     File(std::path::PathBuf),
     Postgres { admin_url: String, name: String },
 }
@@ -105,6 +106,17 @@ impl TestDb {
             url,
             cleanup: Cleanup::Postgres { admin_url, name },
         })
+    }
+
+    /// A second handle (its own connection pool) on the same database, as a second service
+    /// instance would have; it does not remove the database when dropped.
+    pub async fn connect_same(db: &TestDb) -> TestDb {
+        let conn = api::connect(&db.url).await.expect("second connection");
+        TestDb {
+            conn,
+            url: db.url.clone(),
+            cleanup: Cleanup::None,
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -255,6 +267,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
+            Cleanup::None => {}
             Cleanup::File(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -290,6 +303,18 @@ pub struct App {
     pub base: String,
     pub client: reqwest::Client,
     pub token: Option<String>,
+    pub workers: std::sync::Mutex<Option<api::jobs::Workers>>,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Kills the app as a crash would: its workers abandon their jobs mid-way, it stops serving.
+    pub fn crash(&self) {
+        if let Some(w) = self.workers.lock().expect("lock").take() {
+            w.abort();
+        }
+        self.server.abort();
+    }
 }
 
 /// What a request answered: status, content type and JSON body (`null` when empty).
@@ -386,8 +411,69 @@ impl Answer {
     }
 }
 
+/// How to start an app in a test.
+pub struct AppOptions {
+    pub token: Option<String>,
+    /// Provider endpoints (wiremock) and credentials; none configured by default.
+    pub providers: api::providers::ProviderSettings,
+    /// Job workers (0: none, jobs stay queued).
+    pub workers: usize,
+    /// Lease of a claimed job.
+    pub lease: std::time::Duration,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            token: None,
+            providers: test_providers(None, None, None),
+            workers: 2,
+            lease: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Provider settings for tests: every provider at `base` (a wiremock URI) with a test key, or
+/// unreachable without a key; fast retries and short timeouts.
+pub fn test_providers(
+    openai: Option<&str>,
+    anthropic: Option<&str>,
+    gemini: Option<&str>,
+) -> api::providers::ProviderSettings {
+    use api::providers::{Endpoint, ProviderSettings};
+    let endpoint = |base: Option<&str>, suffix: &str, env: &'static str| Endpoint {
+        base_url: base
+            .map(|b| format!("{b}{suffix}"))
+            .unwrap_or_else(|| "http://127.0.0.1:9".to_owned()),
+        api_key: base.map(|_| format!("test-key-{env}")),
+        key_env: env,
+    };
+    ProviderSettings {
+        openai: endpoint(openai, "/v1", "OPENAI_API_KEY"),
+        anthropic: endpoint(anthropic, "", "ANTHROPIC_API_KEY"),
+        gemini: endpoint(gemini, "", "GEMINI_API_KEY"),
+        timeout: std::time::Duration::from_millis(1500),
+        max_retries: 2,
+        backoff_base: std::time::Duration::from_millis(5),
+        max_backoff: std::time::Duration::from_millis(50),
+        concurrency_per_provider: 8,
+    }
+}
+
 /// Migrates `db` and starts the real app on 127.0.0.1:0 (with `token` as the API token).
 pub async fn spawn_app(db: &TestDb, token: Option<&str>) -> App {
+    spawn_app_with(
+        db,
+        AppOptions {
+            token: token.map(str::to_owned),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Migrates `db` and starts the real app (and its job workers) on 127.0.0.1:0.
+pub async fn spawn_app_with(db: &TestDb, opts: AppOptions) -> App {
     use migration::MigratorTrait;
     // The app's logs (errors behind a 500 included) go to the test's captured output.
     let _ = tracing_subscriber::fmt()
@@ -403,15 +489,26 @@ pub async fn spawn_app(db: &TestDb, token: Option<&str>) -> App {
     let addr = listener.local_addr().expect("addr");
     let config = api::Config {
         database_url: db.url.clone(),
-        bind: "127.0.0.1:0".parse().expect("addr"),
-        api_token: token.map(str::to_owned),
+        bind: addr,
+        api_token: opts.token.clone(),
         prices_file: None,
+        providers: opts.providers,
+        jobs: api::jobs::JobSettings {
+            workers: opts.workers,
+            lease: opts.lease,
+            poll_interval: std::time::Duration::from_millis(50),
+        },
     };
     let state = api::AppState::new(db.conn.clone(), &config).expect("state");
-    tokio::spawn(async move { api::serve(listener, state).await });
+    let workers = api::jobs::start(state.clone());
+    let server = tokio::spawn(async move {
+        let _ = api::serve(listener, state).await;
+    });
     App {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
-        token: token.map(str::to_owned),
+        token: opts.token,
+        workers: std::sync::Mutex::new(Some(workers)),
+        server,
     }
 }

@@ -350,7 +350,8 @@ async fn catalogs_list_providers_and_evaluators(db: TestDb) {
             "keyword",
             "length",
             "format",
-            "json_schema"
+            "json_schema",
+            "llm_judge"
         ]
     );
     let length = evaluators

@@ -26,6 +26,7 @@ pub mod format;
 pub mod json_schema;
 pub mod keyword;
 pub mod length;
+pub mod llm_judge;
 pub mod pattern_match;
 
 /// What an evaluator looks at: one LLM response and the context it was produced in.
@@ -88,23 +89,29 @@ pub trait Evaluator: Send + Sync {
         let _ = config;
         Vec::new()
     }
+    /// True when the evaluator calls a remote model and so must run in the background
+    /// (`llm_judge`), never inline in a request.
+    fn is_remote(&self) -> bool {
+        false
+    }
     /// Scores `input`. `config` has already been validated and completed with defaults by
     /// [`validate_config`]; implementations must not panic on other configs either (they fall
     /// back to the defaults).
     fn evaluate(&self, config: &Value, input: &EvaluationInput<'_>) -> Outcome;
 }
 
-static REGISTRY: [&dyn Evaluator; 6] = [
+static REGISTRY: [&dyn Evaluator; 7] = [
     &exact_match::ExactMatch,
     &pattern_match::PatternMatch,
     &keyword::Keyword,
     &length::Length,
     &format::Format,
     &json_schema::JsonSchema,
+    &llm_judge::LlmJudge,
 ];
 
 /// All evaluators, in a stable order: `exact_match`, `pattern_match`, `keyword`, `length`,
-/// `format`, `json_schema`.
+/// `format`, `json_schema`, `llm_judge`.
 pub fn registry() -> &'static [&'static dyn Evaluator] {
     &REGISTRY
 }
@@ -388,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn registry_has_six_in_stable_order_and_valid_schemas() {
+    fn registry_has_seven_in_stable_order_and_valid_schemas() {
         let keys: Vec<&str> = registry().iter().map(|e| e.key()).collect();
         assert_eq!(
             keys,
@@ -398,7 +405,8 @@ mod tests {
                 "keyword",
                 "length",
                 "format",
-                "json_schema"
+                "json_schema",
+                "llm_judge"
             ]
         );
         for e in registry() {
@@ -418,11 +426,9 @@ mod tests {
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].field, "evaluator_key");
         assert!(err[0].message.contains("sentiment"));
-        assert!(
-            err[0]
-                .message
-                .contains("exact_match, pattern_match, keyword, length, format, json_schema")
-        );
+        assert!(err[0].message.contains(
+            "exact_match, pattern_match, keyword, length, format, json_schema, llm_judge"
+        ));
     }
 
     #[test]

@@ -21,10 +21,33 @@
 //!   schema, and `tool_choice` forces the model to call it; the answer is that call's `input`
 //!   (Anthropic tool-use guide, "JSON output"). Forcing the tool means the model answers
 //!   through it directly, without calling the other tools first.
+//!
+//! Headers: `x-api-key` and `anthropic-version: 2023-06-01`.
+//!
+//! Answer ([`parse`]):
+//! ```json
+//! { "id": "msg_...", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+//!   "content": [ {"type": "text", "text": "..."},
+//!                {"type": "tool_use", "id": "toolu_...", "name": "get_stock", "input": {...}},
+//!                {"type": "thinking", ...}, {"type": "server_tool_use", ...}, ... ],
+//!   "stop_reason": "end_turn" | "tool_use" | "max_tokens" | ..., "stop_sequence": null,
+//!   "usage": {"input_tokens": 12, "output_tokens": 6} }
+//! ```
+//! - The text is every `text` block concatenated (web search answers come as several blocks
+//!   with citations); tool calls are the `tool_use` blocks. With structured output, the
+//!   forced `response` tool call is the answer: its `input`, as JSON text, is the text, and it
+//!   is not listed as a tool call.
+//! - Errors: `{"type": "error", "error": {"type": "invalid_request_error" | "overloaded_error" |
+//!   ..., "message"}, "request_id"}` with the HTTP status (529 when overloaded).
 
+use entity::model_config::ApiType;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Call, RESPONSE_NAME, Tool, put};
+use super::{
+    Call, CallError, Completion, FailureStatus, RAW_LIMIT, RESPONSE_NAME, Tool, ToolCall,
+    completion, put, read_body, truncate,
+};
 
 /// Path relative to the Anthropic base URL (`https://api.anthropic.com`).
 pub const PATH: &str = "/v1/messages";
@@ -83,6 +106,87 @@ pub(crate) fn body(call: &Call<'_>) -> Value {
         body.insert("tools".into(), tools.into());
     }
     Value::Object(body)
+}
+
+#[derive(Deserialize)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    content: Vec<Block>,
+    stop_reason: Option<String>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Block {
+    #[serde(rename = "text")]
+    Text { text: String },
+    #[serde(rename = "tool_use")]
+    ToolUse {
+        id: Option<String>,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+}
+
+/// Parses a Messages answer (see the module docs); `structured`: the request forced the
+/// `response` tool.
+pub(crate) fn parse(body: &Value, structured: bool) -> Result<Completion, CallError> {
+    if body.get("type").and_then(Value::as_str) == Some("error") {
+        let message = body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("no error message");
+        let mut e = CallError::new(
+            FailureStatus::Error,
+            CallError::SERVER_ERROR,
+            format!("anthropic answered with an error: {message}"),
+        );
+        e.raw = Some(truncate(&body.to_string(), RAW_LIMIT));
+        return Err(e);
+    }
+    let message: Message = read_body(ApiType::AnthropicMessages, body)?;
+    let mut text = String::new();
+    let mut answer = None;
+    let mut tool_calls = Vec::new();
+    for block in message.content {
+        match block {
+            Block::Text { text: t } => text.push_str(&t),
+            Block::ToolUse { name, input, .. } if structured && name == RESPONSE_NAME => {
+                answer.get_or_insert(input);
+            }
+            Block::ToolUse { id, name, input } => tool_calls.push(ToolCall {
+                id,
+                name,
+                arguments: input,
+            }),
+            Block::Other => {}
+        }
+    }
+    if let Some(input) = answer {
+        text = input.to_string();
+    }
+    let usage = message.usage;
+    Ok(Completion {
+        text,
+        tokens_prompt: usage.as_ref().and_then(|u| u.input_tokens),
+        tokens_completion: usage.as_ref().and_then(|u| u.output_tokens),
+        response_id: message.id,
+        model: message.model,
+        finish_reason: message.stop_reason,
+        tool_calls,
+        ..completion(body)
+    })
 }
 
 #[cfg(test)]
@@ -147,5 +251,215 @@ mod tests {
             json!({"model": "claude-3-5-sonnet-latest", "max_tokens": 1024,
                    "messages": [{"role": "user", "content": "Hi"}]})
         );
+    }
+
+    mod http {
+        use super::super::super::test_support::{
+            self as t, ANTHROPIC_KEY, Format, ok_json, received, wire_format_scenarios,
+        };
+        use super::super::super::{CallError, Completion, ToolCall, parse_response};
+        use entity::model_config::ApiType;
+        use serde_json::{Value, json};
+        use wiremock::matchers::body_partial_json;
+        use wiremock::{MockServer, ResponseTemplate};
+
+        fn success() -> Value {
+            json!({
+                "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-20250514",
+                "content": [{"type": "text", "text": "Hello! How can I help?"}],
+                "stop_reason": "end_turn",
+                "stop_sequence": null,
+                "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0,
+                          "cache_read_input_tokens": 0, "output_tokens": 9,
+                          "service_tier": "standard"}
+            })
+        }
+
+        fn error(status: u16, message: &str) -> Value {
+            let kind = match status {
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                500..=599 => "api_error",
+                _ => "invalid_request_error",
+            };
+            json!({"type": "error", "error": {"type": kind, "message": message},
+                   "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"})
+        }
+
+        pub(crate) fn format() -> Format {
+            Format {
+                config: json!({"provider": "anthropic", "api": "messages",
+                               "model": "claude-sonnet-4-20250514"}),
+                path: "/v1/messages",
+                headers: &[
+                    ("x-api-key", "sk-ant-test-0123456789abcdef"),
+                    ("anthropic-version", "2023-06-01"),
+                ],
+                success,
+                error,
+                key: ANTHROPIC_KEY,
+            }
+        }
+
+        wire_format_scenarios!(format());
+
+        #[tokio::test]
+        async fn success_is_normalised() {
+            let f = format();
+            let server = f.server(ok_json(success())).await;
+            let c = f.call(&server).await.unwrap();
+            assert_eq!(
+                c,
+                Completion {
+                    text: "Hello! How can I help?".into(),
+                    tokens_prompt: Some(12),
+                    tokens_completion: Some(9),
+                    response_id: Some("msg_01XFDUDYJgAACzvnptvVoYEL".into()),
+                    model: Some("claude-sonnet-4-20250514".into()),
+                    finish_reason: Some("end_turn".into()),
+                    tool_calls: vec![],
+                    latency_ms: c.latency_ms,
+                    attempts: 1,
+                    raw: success(),
+                }
+            );
+            let requests = server.received_requests().await.unwrap();
+            assert_eq!(
+                requests[0].body_json::<Value>().unwrap(),
+                json!({"model": "claude-sonnet-4-20250514", "max_tokens": 1024,
+                       "system": "Be brief.", "messages": [{"role": "user", "content": "Hi"}]})
+            );
+            assert!(requests[0].headers.get("authorization").is_none());
+        }
+
+        #[tokio::test]
+        async fn tool_use_blocks_are_tool_calls() {
+            let body = json!({
+                "id": "msg_tool", "type": "message", "role": "assistant",
+                "model": "claude-sonnet-4-20250514",
+                "content": [
+                    {"type": "text", "text": "I'll look up the price."},
+                    {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9",
+                     "name": "get_stock", "input": {"ticker": "ACME"}}
+                ],
+                "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 472, "output_tokens": 54}
+            });
+            let f = format();
+            let server = f.server(ok_json(body)).await;
+            let c = f.call(&server).await.unwrap();
+            assert_eq!(c.text, "I'll look up the price.");
+            assert_eq!(c.finish_reason.as_deref(), Some("tool_use"));
+            assert_eq!(
+                c.tool_calls,
+                [ToolCall {
+                    id: Some("toolu_01A09q90qw90lq917835lq9".into()),
+                    name: "get_stock".into(),
+                    arguments: json!({"ticker": "ACME"})
+                }]
+            );
+        }
+
+        #[tokio::test]
+        async fn structured_output_is_a_forced_tool_whose_input_is_the_answer() {
+            let schema = json!({"type": "object", "properties": {"price": {"type": "number"}}});
+            let body = json!({
+                "id": "msg_json", "type": "message", "role": "assistant",
+                "model": "claude-sonnet-4-20250514",
+                "content": [{"type": "tool_use", "id": "toolu_json", "name": "response",
+                             "input": {"price": 12.5}}],
+                "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 400, "output_tokens": 20}
+            });
+            let f = format();
+            let server = MockServer::start().await;
+            f.given()
+                .and(body_partial_json(json!({
+                    "tools": [{"name": "response", "input_schema": schema}],
+                    "tool_choice": {"type": "tool", "name": "response"}})))
+                .respond_with(ok_json(body.clone()))
+                .mount(&server)
+                .await;
+            let c = f
+                .call_with(t::settings(&server), Some(&schema))
+                .await
+                .unwrap();
+            assert_eq!(c.text, "{\"price\":12.5}");
+            assert_eq!(c.tool_calls, []);
+            assert_eq!(received(&server).await, 1);
+            // without a schema in the request, a tool named `response` is just a tool call
+            let c = super::super::parse(&body, false).unwrap();
+            assert_eq!((c.text.as_str(), c.tool_calls.len()), ("", 1));
+        }
+
+        #[tokio::test]
+        async fn overloaded_529_is_retried() {
+            let f = format();
+            let server = MockServer::start().await;
+            f.mock(f.error_response(529, "Overloaded"))
+                .up_to_n_times(1)
+                .mount(&server)
+                .await;
+            f.mock(ok_json(success())).mount(&server).await;
+            let c = f.call(&server).await.unwrap();
+            assert_eq!(c.attempts, 2);
+            assert_eq!(received(&server).await, 2);
+
+            let server = f
+                .server(
+                    ResponseTemplate::new(529)
+                        .set_body_json(error(529, "Overloaded"))
+                        .insert_header("retry-after", "0"),
+                )
+                .await;
+            let e = f.call(&server).await.unwrap_err();
+            assert_eq!(e.error_type, CallError::SERVER_ERROR);
+            assert_eq!(e.http_status, Some(529));
+            assert_eq!(
+                e.error_message,
+                "anthropic answered HTTP 529 Overloaded: Overloaded (overloaded_error) \
+                 (gave up after 3 attempts)"
+            );
+        }
+
+        #[tokio::test]
+        async fn missing_key_is_refused_before_calling() {
+            t::missing_key_is_refused_before_calling(
+                &format(),
+                |s| s.anthropic.api_key = Some(String::new()),
+                "ANTHROPIC_API_KEY",
+                "anthropic",
+            )
+            .await;
+        }
+
+        #[test]
+        fn text_blocks_are_concatenated_and_other_shapes_are_malformed() {
+            let body = json!({"id": "m", "type": "message", "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "x"},
+                {"type": "text", "text": "The answer "},
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+                {"type": "text", "text": "is 42.", "citations": []}]});
+            let c = parse_response(ApiType::AnthropicMessages, &body).unwrap();
+            assert_eq!(c.text, "The answer is 42.");
+            assert_eq!(c.tool_calls, []);
+            for body in [
+                json!({"id": "m"}),
+                json!({"content": [{"text": "no type"}]}),
+            ] {
+                let e = parse_response(ApiType::AnthropicMessages, &body).unwrap_err();
+                assert_eq!(e.error_type, CallError::MALFORMED_RESPONSE, "{body}");
+            }
+            let e =
+                parse_response(ApiType::AnthropicMessages, &error(529, "Overloaded")).unwrap_err();
+            assert_eq!(e.error_type, CallError::SERVER_ERROR);
+        }
     }
 }

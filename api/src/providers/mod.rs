@@ -1,5 +1,6 @@
-//! Provider calls, one module per wire format. For now: the exact request each format
-//! receives ([`build_request`]); the HTTP clients come later, in the same files.
+//! Provider calls, one module per wire format: the exact request each format receives
+//! ([`build_request`]), the HTTP client that sends it ([`Providers::call`]) and the parser of
+//! each format's answer ([`parse_response`]).
 //!
 //! | api type | module | path (relative to the base URL) |
 //! | --- | --- | --- |
@@ -13,16 +14,34 @@
 //! (`temperature`, `top_p`, `max_tokens` under each provider's name), `tools`, and the
 //! response schema. Other keys of the model config ([`ModelConfig::extra`], e.g. `seed`) are
 //! NOT forwarded: they are stored and shown, but what reaches a provider is only what this
-//! module knows the meaning of. Headers (API keys, `anthropic-version`) belong to the clients.
+//! module knows the meaning of.
+//!
+//! Calling ([`Providers`], in `client.rs`): credentials and base URLs come from
+//! [`ProviderSettings`]; keys travel only in headers (OpenAI `Authorization: Bearer`,
+//! Anthropic `x-api-key` + `anthropic-version`, Gemini `x-goog-api-key`), never in URLs, logs,
+//! `Debug` output or [`CallError`]s. Each call is one [`Completion`] or one [`CallError`];
+//! retries (429, 500, 502, 503, 504, 529, connection errors and timeouts) use full-jitter
+//! exponential backoff, or the provider's `Retry-After` / `retry-after-ms` / Gemini
+//! `RetryInfo.retryDelay` when it gives one.
 
 pub mod anthropic;
 pub mod gemini;
 pub mod openai_chat;
 pub mod openai_responses;
 
+mod client;
+#[cfg(test)]
+mod test_support;
+
+pub use client::{
+    ANTHROPIC_VERSION, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_GEMINI_BASE_URL,
+    DEFAULT_OPENAI_BASE_URL, Endpoint, ProviderSettings, Providers,
+};
+
 use entity::ModelConfig;
 use entity::model_config::ApiType;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -190,6 +209,243 @@ pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl In
 
 /// Name of the structured-output schema / forced tool in every wire format.
 pub(crate) const RESPONSE_NAME: &str = "response";
+
+/// A function call the model asked for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolCall {
+    /// The provider's id of the call (OpenAI `call_id`, Anthropic `toolu_...`; Gemini only on
+    /// newer models).
+    pub id: Option<String>,
+    /// Function name.
+    pub name: String,
+    /// Arguments as JSON (OpenAI sends them as a JSON string, parsed here; a string that is
+    /// not JSON is kept as a JSON string).
+    pub arguments: Value,
+}
+
+/// One successful provider answer, normalised across wire formats.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Completion {
+    /// The answer's text: every text part concatenated (reasoning/thought parts excluded; a
+    /// refusal's text when the model refused). For Anthropic structured output, the forced
+    /// `response` tool call's input serialised as JSON. Empty when the model only called tools.
+    pub text: String,
+    /// Input tokens (OpenAI `prompt_tokens` / `input_tokens`, Anthropic `input_tokens`, Gemini
+    /// `promptTokenCount`).
+    pub tokens_prompt: Option<i64>,
+    /// Output tokens including reasoning (OpenAI `completion_tokens` / `output_tokens`,
+    /// Anthropic `output_tokens`, Gemini `candidatesTokenCount + thoughtsTokenCount`).
+    pub tokens_completion: Option<i64>,
+    /// The provider's id of this response (`chatcmpl-...`, `resp_...`, `msg_...`, Gemini
+    /// `responseId`).
+    pub response_id: Option<String>,
+    /// The model that answered, as the provider reports it (Gemini `modelVersion`); the
+    /// requested model when the provider reports none.
+    pub model: Option<String>,
+    /// The provider's own finish reason, verbatim (`stop`, `tool_calls`, `end_turn`, `STOP`,
+    /// ...). Responses API: `incomplete_details.reason`, else `status`. A Gemini prompt
+    /// blocked before any candidate: `blocked: <blockReason>`.
+    pub finish_reason: Option<String>,
+    /// Function calls the model asked for, in order.
+    pub tool_calls: Vec<ToolCall>,
+    /// Wall time of the whole call, retries and backoff included, ms (0 from
+    /// [`parse_response`]).
+    pub latency_ms: i64,
+    /// HTTP attempts made (0 from [`parse_response`]).
+    pub attempts: u32,
+    /// The provider's response body.
+    pub raw: Value,
+}
+
+/// How a call failed, as `llm_responses.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureStatus {
+    /// Any failure but a timeout.
+    Error,
+    /// The provider did not answer within the per-attempt timeout (on the last attempt).
+    Timeout,
+}
+
+impl FailureStatus {
+    /// `error` or `timeout`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureStatus::Error => "error",
+            FailureStatus::Timeout => "timeout",
+        }
+    }
+}
+
+/// A failed call: what the runner records as an `error` / `timeout` LLM response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CallError {
+    /// `error` or `timeout`.
+    pub status: FailureStatus,
+    /// One of the `CallError::*` kinds: `rate_limited`, `authentication`, `bad_request`,
+    /// `not_found`, `server_error`, `timeout`, `connection`, `malformed_response`, `refused`.
+    pub error_type: String,
+    /// What went wrong, with the provider's own message when it sent one. Never an API key.
+    pub error_message: String,
+    /// HTTP status of the last attempt, when one was answered.
+    pub http_status: Option<u16>,
+    /// The last response body, truncated to [`RAW_LIMIT`] bytes.
+    pub raw: Option<String>,
+    /// Wall time of the whole call, retries included, ms.
+    pub latency_ms: i64,
+    /// HTTP attempts made (0 when refused before calling).
+    pub attempts: u32,
+}
+
+/// Size limit of [`CallError::raw`], bytes.
+pub const RAW_LIMIT: usize = 64 * 1024;
+
+impl CallError {
+    /// 429 after every retry.
+    pub const RATE_LIMITED: &'static str = "rate_limited";
+    /// 401 / 403, or a key the provider reports as invalid.
+    pub const AUTHENTICATION: &'static str = "authentication";
+    /// Other 4xx: the provider refused the request as sent.
+    pub const BAD_REQUEST: &'static str = "bad_request";
+    /// 404 (unknown model or path; check the base URL).
+    pub const NOT_FOUND: &'static str = "not_found";
+    /// 5xx / 529 after every retry, or a 200 reporting a failed generation.
+    pub const SERVER_ERROR: &'static str = "server_error";
+    /// No answer within the per-attempt timeout, on every attempt.
+    pub const TIMEOUT: &'static str = "timeout";
+    /// Could not connect, or the connection broke, on every attempt; or an unusable URL.
+    pub const CONNECTION: &'static str = "connection";
+    /// A success status whose body is not the provider's format (not JSON, missing fields).
+    pub const MALFORMED_RESPONSE: &'static str = "malformed_response";
+    /// Refused before any call: a config the providers cannot take, or missing credentials.
+    pub const REFUSED: &'static str = "refused";
+
+    /// A failure with no HTTP answer and no timing (yet).
+    pub(crate) fn new(status: FailureStatus, error_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_type: error_type.to_owned(),
+            error_message: message.into(),
+            http_status: None,
+            raw: None,
+            latency_ms: 0,
+            attempts: 0,
+        }
+    }
+
+    /// Refused before calling.
+    pub(crate) fn refused(message: impl Into<String>) -> Self {
+        Self::new(FailureStatus::Error, Self::REFUSED, message)
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Parses a provider's success body (HTTP 2xx) in the given wire format.
+///
+/// Pure: also for recorded bodies. `latency_ms` and `attempts` are 0 and `model` is only what
+/// the body says. For Anthropic, a `tool_use` block named `response` is read as the structured
+/// answer (that is how [`build_request`] asks Anthropic for structured output).
+///
+/// # Errors
+/// `malformed_response` when the body is not the format's (missing or mistyped fields); for a
+/// Responses API body with `status: "failed"`, `server_error` with the provider's message;
+/// `refused` for `openai_assistants_api`.
+pub fn parse_response(api_type: ApiType, body: &Value) -> Result<Completion, CallError> {
+    parse_with(api_type, body, true)
+}
+
+/// [`parse_response`], telling whether the request asked for structured output (so that an
+/// Anthropic tool named `response` is a tool call unless it did).
+pub(crate) fn parse_with(
+    api_type: ApiType,
+    body: &Value,
+    structured: bool,
+) -> Result<Completion, CallError> {
+    match api_type {
+        ApiType::OpenaiChatCompletion => openai_chat::parse(body),
+        ApiType::OpenaiResponseApi => openai_responses::parse(body),
+        ApiType::AnthropicMessages => anthropic::parse(body, structured),
+        ApiType::GoogleGemini => gemini::parse(body),
+        ApiType::OpenaiAssistantsApi => Err(CallError::refused(
+            "OpenAI retired the Assistants API; use response_api",
+        )),
+    }
+}
+
+/// A completion with only the parsed fields set.
+pub(crate) fn completion(raw: &Value) -> Completion {
+    Completion {
+        text: String::new(),
+        tokens_prompt: None,
+        tokens_completion: None,
+        response_id: None,
+        model: None,
+        finish_reason: None,
+        tool_calls: Vec::new(),
+        latency_ms: 0,
+        attempts: 0,
+        raw: raw.clone(),
+    }
+}
+
+/// Reads `body` as `T`; the error names the offending path (`choices[0].message: ...`).
+pub(crate) fn read_body<T: DeserializeOwned>(
+    api_type: ApiType,
+    body: &Value,
+) -> Result<T, CallError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let reason = if path == "." || path.is_empty() {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        };
+        malformed(api_type, reason, body)
+    })
+}
+
+/// `malformed_response`: a success status whose body is not the format's.
+pub(crate) fn malformed(
+    api_type: ApiType,
+    reason: impl std::fmt::Display,
+    body: &Value,
+) -> CallError {
+    let mut e = CallError::new(
+        FailureStatus::Error,
+        CallError::MALFORMED_RESPONSE,
+        format!(
+            "the provider answered with a body that is not a {} response: {reason}",
+            api_type.as_str()
+        ),
+    );
+    e.raw = Some(truncate(&body.to_string(), RAW_LIMIT));
+    e
+}
+
+/// Function arguments sent as a JSON string: the parsed JSON, else the string itself.
+pub(crate) fn arguments_from_str(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned()))
+}
+
+/// `s` cut to at most `limit` bytes, on a character boundary.
+pub(crate) fn truncate(s: &str, limit: usize) -> String {
+    if s.len() <= limit {
+        return s.to_owned();
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,6 @@ use super::problem::{ApiJson, ApiPath, ApiQuery, HashedJson, Problem};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationFilter, EvaluationOut, ManualEvaluation};
-use crate::jobs;
 use crate::llm_responses::{self, LlmResponseFilter, LlmResponseOut, TrackRequest};
 use crate::pagination::{Page, PageParams};
 use crate::stats::{self, StatsWindow, VersionStats};
@@ -31,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// price table when not sent; the version's `sync` evaluators run before the answer, `async`
 /// ones in the background. Send an `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/llm-responses", tag = "llm-responses", request_body = TrackRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 characters; a retry with the same key and body gets the same answer and creates no second row")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "1-255 characters; a retry with the same key and body gets the same answer and creates no second row")),
     responses(
         (status = 201, description = "The stored call with its sync evaluations (a replay also answers 201, with `Idempotent-Replayed: true`)", body = LlmResponseOut),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
@@ -56,8 +55,8 @@ async fn track_call(
     };
     let tracked =
         llm_responses::track(&state.db, &state.prices, req, key.map(|k| (k, hash))).await?;
-    if let Some((id, configs)) = tracked.pending {
-        jobs::spawn_evaluations(state.db.clone(), id, configs);
+    if tracked.queued {
+        state.waker.wake();
     }
     let status = StatusCode::from_u16(tracked.status).unwrap_or(StatusCode::CREATED);
     let mut response = (status, axum::Json(tracked.body)).into_response();

@@ -20,6 +20,7 @@ pub mod health;
 pub mod llm_responses;
 pub mod problem;
 pub mod prompts;
+pub mod runs;
 pub mod tests;
 pub mod versions;
 
@@ -36,6 +37,7 @@ pub mod versions;
         (name = "versions", description = "Prompt versions: text, variables, model config; activation and rendering"),
         (name = "tests", description = "Prompt tests of a version"),
         (name = "evaluator-configs", description = "Evaluators configured on versions (monitoring) and tests (testing)"),
+        (name = "test-runs", description = "Prompt test runs against real providers, batches and server-side verdicts"),
         (name = "llm-responses", description = "Tracked calls: every LLM call made with a prompt version"),
         (name = "evaluations", description = "Scores of LLM responses"),
         (name = "catalog", description = "Providers, apis, models and tools; the evaluator registry"),
@@ -68,6 +70,7 @@ fn v1() -> OpenApiRouter<AppState> {
         .merge(tests::router())
         .merge(evaluator_configs::router())
         .merge(llm_responses::router())
+        .merge(runs::router())
         .merge(catalog::router())
 }
 
