@@ -24,7 +24,7 @@
 //!
 //! Headers: `x-api-key` and `anthropic-version: 2023-06-01`.
 //!
-//! Answer ([`parse`]):
+//! Answer (`parse`):
 //! ```json
 //! { "id": "msg_...", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
 //!   "content": [ {"type": "text", "text": "..."},

@@ -25,7 +25,7 @@
 //! Headers: the key goes in `x-goog-api-key` (never in the `?key=` query, so it stays out of
 //! URLs and logs).
 //!
-//! Answer ([`parse`]):
+//! Answer (`parse`):
 //! ```json
 //! { "candidates": [ {"content": {"role": "model",
 //!                                "parts": [ {"text": "..."}, {"text": "...", "thought": true},

@@ -18,7 +18,7 @@
 //!   schema to list all its properties in `required` and set `additionalProperties: false`
 //!   (OpenAI Structured Outputs guide). The schema is sent as given.
 //!
-//! Answer ([`parse`]):
+//! Answer (`parse`):
 //! ```json
 //! { "id": "chatcmpl-...", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
 //!   "choices": [ {"index": 0, "finish_reason": "stop" | "tool_calls" | "length" | ...,

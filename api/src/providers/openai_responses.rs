@@ -20,7 +20,7 @@
 //!   `code_interpreter` -> `code_interpreter` in an automatically created container. Function
 //!   tools are flat here (`name` next to `type`), unlike Chat Completions.
 //!
-//! Answer ([`parse`]):
+//! Answer (`parse`):
 //! ```json
 //! { "id": "resp_...", "object": "response", "status": "completed" | "incomplete" | "failed",
 //!   "model": "gpt-4o-2024-08-06", "error": null, "incomplete_details": {"reason": "max_output_tokens"} | null,
