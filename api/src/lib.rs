@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub mod config;
+pub mod datasets;
 pub mod error;
 pub mod evaluations;
 pub mod evaluator_configs;

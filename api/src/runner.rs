@@ -185,9 +185,11 @@ pub struct RunRequest {
     /// Variables for one run (instead of the test's).
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,
-    /// A dataset: one run per row (1-10,000 rows).
+    /// Rows given inline: one run per row (1-10,000 rows).
     #[schema(value_type = Option<Vec<Object>>)]
     pub rows: Option<Vec<Map<String, Value>>>,
+    /// A dataset of the test's version: one run per row, in row order.
+    pub dataset_id: Option<i64>,
 }
 
 /// Largest number of rows one request may run.
@@ -208,33 +210,58 @@ pub async fn start_test(state: &AppState, test_id: i64, req: RunRequest) -> Resu
     if let Err(e) = state.providers.check(&test.model_config) {
         errors.0.extend(e);
     }
-    let sets: Vec<(String, Map<String, Value>)> = match (req.rows, req.variables) {
-        (Some(_), Some(_)) => {
+    let given = [
+        req.rows.is_some(),
+        req.variables.is_some(),
+        req.dataset_id.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(Error::invalid(
+            "body",
+            "give at most one of variables, rows and dataset_id",
+        ));
+    }
+    let sets: Vec<(String, Map<String, Value>)> = if let Some(dataset_id) = req.dataset_id {
+        let dataset = crate::datasets::find(&state.db, dataset_id)
+            .await
+            .map_err(|_| {
+                Error::invalid("dataset_id", format!("dataset {dataset_id} does not exist"))
+            })?;
+        if dataset.prompt_version_id != version.id {
             return Err(Error::invalid(
-                "rows",
-                "give either rows or variables, not both",
+                "dataset_id",
+                format!("dataset {dataset_id} belongs to another version"),
             ));
         }
-        (Some(rows), None) => {
-            if rows.is_empty() || rows.len() > MAX_ROWS {
-                return Err(Error::invalid(
-                    "rows",
-                    format!("must hold 1-{MAX_ROWS} rows"),
-                ));
-            }
-            rows.into_iter()
-                .enumerate()
-                .map(|(i, r)| (format!("rows[{i}]"), r))
-                .collect()
+        let rows = crate::datasets::all_rows(&state.db, dataset_id).await?;
+        if rows.is_empty() || rows.len() > crate::datasets::MAX_IMPORT_ROWS {
+            return Err(Error::invalid("dataset_id", "the dataset has no rows"));
         }
-        (None, Some(v)) => vec![("variables".to_owned(), v)],
-        (None, None) => vec![(
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, r)| (format!("dataset_rows[{i}]"), r))
+            .collect()
+    } else if let Some(rows) = req.rows {
+        if rows.is_empty() || rows.len() > MAX_ROWS {
+            return Err(Error::invalid(
+                "rows",
+                format!("must hold 1-{MAX_ROWS} rows"),
+            ));
+        }
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, r)| (format!("rows[{i}]"), r))
+            .collect()
+    } else if let Some(v) = req.variables {
+        vec![("variables".to_owned(), v)]
+    } else {
+        vec![(
             "test.template_variables".to_owned(),
             test.template_variables
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
-        )],
+        )]
     };
     let mut planned = Vec::new();
     for (field, given) in sets {

@@ -4,6 +4,8 @@
 //! No HTTP and no provider code lives here. Timestamps are `timestamp without time zone`
 //! holding UTC (as the Rails engine stores them); money is `decimal` USD; scores are 0-100.
 
+pub mod dataset;
+pub mod dataset_row;
 pub mod evaluation;
 pub mod evaluator_config;
 pub mod idempotency_key;
@@ -22,6 +24,8 @@ pub use variables_schema::{VariableDefinition, VariablesSchema};
 
 /// The entities, for `use entity::prelude::*`.
 pub mod prelude {
+    pub use super::dataset::Entity as Dataset;
+    pub use super::dataset_row::Entity as DatasetRow;
     pub use super::evaluation::Entity as Evaluation;
     pub use super::evaluator_config::Entity as EvaluatorConfig;
     pub use super::idempotency_key::Entity as IdempotencyKey;

@@ -15,6 +15,7 @@
 //! 9. [`m20261121_000003_one_active_version_per_prompt`]: a partial unique index.
 //! 10. [`m20261121_000004_create_jobs`]: the durable job queue.
 //! 11. [`m20261121_000005_add_test_run_batches_and_verdicts`]: batches, pass thresholds, run links.
+//! 12. [`m20261121_000006_create_datasets`]: datasets of variable rows.
 //!
 //! Every `down` restores the previous schema and the previous data. Values that the schema on
 //! one side of a migration cannot hold are parked in [`archive`] and put back when the
@@ -35,6 +36,7 @@ pub mod m20261121_000002_create_idempotency_keys;
 pub mod m20261121_000003_one_active_version_per_prompt;
 pub mod m20261121_000004_create_jobs;
 pub mod m20261121_000005_add_test_run_batches_and_verdicts;
+pub mod m20261121_000006_create_datasets;
 pub mod support;
 
 /// The migrator of the whole history, in order. Used by the `migration` CLI, by
@@ -56,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_one_active_version_per_prompt::Migration),
             Box::new(m20261121_000004_create_jobs::Migration),
             Box::new(m20261121_000005_add_test_run_batches_and_verdicts::Migration),
+            Box::new(m20261121_000006_create_datasets::Migration),
         ]
     }
 }

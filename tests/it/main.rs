@@ -8,6 +8,7 @@
 mod support;
 
 mod configs;
+mod datasets;
 mod health;
 mod migrations;
 mod openapi;

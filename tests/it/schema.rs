@@ -96,9 +96,11 @@ async fn entities_match_the_migrated_schema(db: TestDb) {
     check_entity(&db, IdempotencyKey).await;
     check_entity(&db, Job).await;
     check_entity(&db, TestRunBatch).await;
+    check_entity(&db, Dataset).await;
+    check_entity(&db, DatasetRow).await;
     let mut tables = db.tables().await;
     tables.retain(|t| t != "seaql_migrations" && t != migration::archive::TABLE);
-    assert_eq!(tables.len(), 10, "a table without an entity: {tables:?}");
+    assert_eq!(tables.len(), 12, "a table without an entity: {tables:?}");
 }
 
 async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: TestDb) {

@@ -15,6 +15,7 @@ use crate::error::Error;
 use problem::Problem;
 
 pub mod catalog;
+pub mod datasets;
 pub mod evaluator_configs;
 pub mod health;
 pub mod llm_responses;
@@ -38,6 +39,7 @@ pub mod versions;
         (name = "tests", description = "Prompt tests of a version"),
         (name = "evaluator-configs", description = "Evaluators configured on versions (monitoring) and tests (testing)"),
         (name = "test-runs", description = "Prompt test runs against real providers, batches and server-side verdicts"),
+        (name = "datasets", description = "Datasets of variable rows (manual, imported from JSONL/CSV)"),
         (name = "llm-responses", description = "Tracked calls: every LLM call made with a prompt version"),
         (name = "evaluations", description = "Scores of LLM responses"),
         (name = "catalog", description = "Providers, apis, models and tools; the evaluator registry"),
@@ -71,6 +73,7 @@ fn v1() -> OpenApiRouter<AppState> {
         .merge(evaluator_configs::router())
         .merge(llm_responses::router())
         .merge(runs::router())
+        .merge(datasets::router())
         .merge(catalog::router())
 }
 
