@@ -44,6 +44,10 @@
 #                       measured batch is a cold start, as a user's first batch is)
 #   WAIT_IDLE           seconds to wait for other benchmarks (load-tracking.sh, wrk, pgbench)
 #                       to finish before measuring, polling every 20 s (default 1200; 0: no wait)
+#   QUIET_BUSY QUIET_WAIT  before each batch, wait up to QUIET_WAIT seconds (default 300)
+#                       until the machine's CPU is at most QUIET_BUSY percent busy (default 20,
+#                       sampled over 2 s), then go on anyway; the summary shows the CPU that
+#                       other processes used during each batch (other_cpu_s), the distortion
 #   KEEP=1              keep the database (and the server log, printed at the end)
 #   RUN_TIMEOUT         seconds allowed for one batch request (default 600, the server's own
 #                       ?wait limit); every step has a timeout, so the script always ends
@@ -73,6 +77,8 @@ CONCURRENCY="${CONCURRENCY:-32}"
 REPEAT="${REPEAT:-3}"
 WARMUP="${WARMUP:-0}"
 WAIT_IDLE="${WAIT_IDLE:-1200}"
+QUIET_BUSY="${QUIET_BUSY:-20}"
+QUIET_WAIT="${QUIET_WAIT:-300}"
 KEEP="${KEEP:-0}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-600}"
 BUILD_TIMEOUT="${BUILD_TIMEOUT:-3600}"
@@ -82,7 +88,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/prompt-tracker/target}"
 for n in BENCH_PORT ROWS DELAY_MS WORKERS CONCURRENCY REPEAT RUN_TIMEOUT BUILD_TIMEOUT; do
   [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || { echo "$n must be a positive integer" >&2; exit 2; }
 done
-[[ "$MOCK_PORT" =~ ^[0-9]+$ && "$WAIT_IDLE" =~ ^[0-9]+$ ]] || { echo "MOCK_PORT and WAIT_IDLE must be integers" >&2; exit 2; }
+for n in MOCK_PORT WAIT_IDLE QUIET_BUSY QUIET_WAIT; do
+  [[ "${!n}" =~ ^[0-9]+$ ]] || { echo "$n must be a non-negative integer" >&2; exit 2; }
+done
 (( ROWS <= 10000 )) || { echo "ROWS must be at most 10000 (the API's limit)" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -225,6 +233,14 @@ db_xacts() {
   pg postgres -c "SELECT pg_stat_clear_snapshot()" \
     -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$BENCH_DB'" | tail -n 1
 }
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+busy_pct() { # share of the machine's CPU busy over 2 s, percent
+  local b0 b1 t0 t1
+  read -r b0 t0 < <(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)
+  sleep 2
+  read -r b1 t1 < <(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)
+  awk -v b=$(( b1 - b0 )) -v t=$(( t1 - t0 )) 'BEGIN { printf "%.0f", (t > 0) ? 100 * b / t : 0 }'
+}
 reset_hwm() { { echo 5 >"/proc/$SERVER_PID/clear_refs"; } 2>/dev/null && echo 1 || echo 0; }
 
 # ---------------------------------------------------------------------------------------
@@ -273,11 +289,11 @@ print(b["verdict"], b["passed"], b["failed"], b["errored"], b["skipped"], b["tot
 # ---------------------------------------------------------------------------------------
 # Wait for other benchmarks, so they do not distort the figures
 # ---------------------------------------------------------------------------------------
-busy() { pgrep -f 'load-tracking.sh|wrk |pgbench' >/dev/null 2>&1; }
-if (( WAIT_IDLE > 0 )) && busy; then
+bench_running() { pgrep -f 'load-tracking.sh|wrk |pgbench' >/dev/null 2>&1; }
+if (( WAIT_IDLE > 0 )) && bench_running; then
   log "another benchmark is running ($(pgrep -fa 'load-tracking.sh|wrk |pgbench' | head -n 3 | cut -c1-80 | tr '\n' ';')); waiting up to $WAIT_IDLE s"
   waited=0
-  while busy; do
+  while bench_running; do
     (( waited >= WAIT_IDLE )) && die "other benchmarks still running after $WAIT_IDLE s"
     sleep 20; waited=$(( waited + 20 ))
     server_alive
@@ -298,16 +314,23 @@ IDEAL_MS=$(( ROWS * DELAY_MS / EFFECTIVE ))
 RESULTS=()
 for r in $(seq 1 "$REPEAT"); do
   pg postgres -c "CHECKPOINT" >/dev/null
-  sleep 1
+  waited=0
+  while busy=$(busy_pct); (( busy > QUIET_BUSY && waited < QUIET_WAIT )); do
+    (( waited == 0 )) && log "the machine is ${busy}% busy (other processes); waiting up to $QUIET_WAIT s for <= ${QUIET_BUSY}%"
+    sleep 8; waited=$(( waited + 10 ))
+    server_alive
+  done
+  (( busy > QUIET_BUSY )) && log "still ${busy}% busy after $QUIET_WAIT s: measuring anyway (see other_cpu_s)"
   curl -s -m 10 -X POST "$MOCK/reset" >/dev/null || die "the mock does not answer"
   rss_before=$(status_kb "$SERVER_PID" VmRSS)
   hwm_reset=$(reset_hwm)
   x0=$(db_xacts)
   mapfile -t pgp < <(postgres_pids)
-  s0=$(cpu_ticks "$SERVER_PID"); p0=$(cpu_ticks "${pgp[@]}"); m0=$(cpu_ticks "$MOCK_PID")
+  s0=$(cpu_ticks "$SERVER_PID"); p0=$(cpu_ticks "${pgp[@]}"); m0=$(cpu_ticks "$MOCK_PID"); a0=$(machine_ticks)
   log "run $r/$REPEAT: POST /tests/$TEST_ID/runs?wait=true with $ROWS rows (service RSS $(mb "$rss_before") MB)"
   batch "run$r" "r$r" "$ROWS"
-  s1=$(cpu_ticks "$SERVER_PID"); p1=$(cpu_ticks "${pgp[@]}"); m1=$(cpu_ticks "$MOCK_PID")
+  s1=$(cpu_ticks "$SERVER_PID"); p1=$(cpu_ticks "${pgp[@]}"); m1=$(cpu_ticks "$MOCK_PID"); a1=$(machine_ticks)
+  other=$(( (a1 - a0) - (s1 - s0) - (p1 - p0) - (m1 - m0) )); (( other >= 0 )) || other=0
   hwm=$(status_kb "$SERVER_PID" VmHWM)
   rss_after=$(status_kb "$SERVER_PID" VmRSS)
   mock=$(curl -s -m 10 "$MOCK/count") || die "the mock does not answer"
@@ -317,9 +340,9 @@ for r in $(seq 1 "$REPEAT"); do
   read -r verdict passed failed errored skipped total nruns e50 e95 emax span <<<"$(batch_facts "$WORK/run$r.json")"
   ratio=$(awk -v w="$R_WALL_MS" -v i="$IDEAL_MS" 'BEGIN { printf "%.2f", w / i }')
   xpr=$(awk -v a="$x0" -v b="$x1" -v n="$ROWS" 'BEGIN { printf "%.1f", (b - a) / n }')
-  line="$r $R_WALL_MS $ratio $(mb "$rss_before") $(mb "$hwm") $(mb "$rss_after") $hwm_reset $passed $errored $failed $mock_n $mock_peak $(secs $(( s1 - s0 ))) $(secs $(( p1 - p0 ))) $(secs $(( m1 - m0 ))) $xpr $e50 $e95 $emax $span"
+  line="$r $R_WALL_MS $ratio $(mb "$rss_before") $(mb "$hwm") $(mb "$rss_after") $hwm_reset $passed $errored $failed $mock_n $mock_peak $(secs $(( s1 - s0 ))) $(secs $(( p1 - p0 ))) $(secs $(( m1 - m0 ))) $xpr $e50 $e95 $emax $span $(secs "$other") $busy"
   RESULTS+=("$line")
-  log "run $r: ${R_WALL_MS} ms (ideal $IDEAL_MS ms, ratio $ratio), verdict $verdict: passed $passed, failed $failed, errored $errored, skipped $skipped of $total; mock requests $mock_n (peak in flight $mock_peak); RSS $(mb "$rss_before") MB before, peak $(mb "$hwm") MB; CPU s: service $(secs $(( s1 - s0 ))), postgres $(secs $(( p1 - p0 ))), mock $(secs $(( m1 - m0 ))); $xpr PostgreSQL transactions per run; run execution ms p50 $e50 p95 $e95 max $emax"
+  log "run $r: ${R_WALL_MS} ms (ideal $IDEAL_MS ms, ratio $ratio), verdict $verdict: passed $passed, failed $failed, errored $errored, skipped $skipped of $total; mock requests $mock_n (peak in flight $mock_peak); RSS $(mb "$rss_before") MB before, peak $(mb "$hwm") MB; CPU s: service $(secs $(( s1 - s0 ))), postgres $(secs $(( p1 - p0 ))), mock $(secs $(( m1 - m0 ))), other processes $(secs "$other") (machine ${busy}% busy before); $xpr PostgreSQL transactions per run; run execution ms p50 $e50 p95 $e95 max $emax"
   [[ "$nruns" == "$ROWS" && "$total" == "$ROWS" ]] || die "run $r: the batch holds $total runs ($nruns returned), expected $ROWS"
   [[ "$errored" == 0 ]] || die "run $r: $errored runs errored$(echo; python3 -c 'import json,sys; print([r["error_message"] for r in json.load(open(sys.argv[1]))["runs"] if r["error_message"]][:3])' "$WORK/run$r.json")"
   [[ "$verdict" == passed && "$passed" == "$ROWS" ]] || die "run $r: verdict $verdict, $passed of $ROWS passed"
@@ -334,8 +357,8 @@ col() { local i="$1" l; for l in "${RESULTS[@]}"; do set -- $l; echo "${!i}"; do
 MED_WALL=$(median $(col 2))
 MED_RATIO=$(awk -v w="$MED_WALL" -v i="$IDEAL_MS" 'BEGIN { printf "%.2f", w / i }')
 MAX_HWM=$(col 5 | sort -g | tail -n 1)
-ratio_ok=$(awk -v r="$MED_RATIO" 'BEGIN { print (r <= 1.2) ? "met" : "MISSED" }')
-rss_ok=$(awk -v m="$MAX_HWM" 'BEGIN { print (m < 150) ? "met" : "MISSED" }')
+ratio_ok=$(awk -v r="$MED_RATIO" 'BEGIN { print ((r <= 1.2) ? "met" : "MISSED") }')
+rss_ok=$(awk -v m="$MAX_HWM" 'BEGIN { print ((m < 150) ? "met" : "MISSED") }')
 hwm_note="peak RSS reset before each run (/proc/PID/clear_refs)"
 [[ "$(col 7 | sort -u)" == 1 ]] || hwm_note="peak RSS since the service started (clear_refs not allowed)"
 
@@ -344,12 +367,12 @@ echo "== bench-test-runs.sh: $ROWS test runs per batch, mock provider answering 
 echo "   $WORKERS workers, provider concurrency $CONCURRENCY, PostgreSQL $(pg postgres -c 'SHOW server_version' | cut -d' ' -f1) at $PGHOST:$PGPORT, $(nproc) cores, release build"
 echo "   ideal = $ROWS x $DELAY_MS ms / $EFFECTIVE = $IDEAL_MS ms; $hwm_note"
 echo
-printf '%-4s %9s %6s %10s %10s %7s %7s %6s %7s %8s %8s %9s %9s %11s\n' \
-  run wall_ms ratio rss_before peak_rss passed errored mock in_flt svc_cpu_s pg_cpu_s mock_cpu_s xacts/run exec_ms_p50
+printf '%-4s %8s %6s %10s %10s %7s %7s %5s %6s %9s %8s %10s %11s %9s %11s\n' \
+  run wall_ms ratio rss_before peak_rss passed errored mock in_flt svc_cpu_s pg_cpu_s mock_cpu_s other_cpu_s xacts/run exec_ms_p50
 for l in "${RESULTS[@]}"; do
   set -- $l
-  printf '%-4s %9s %6s %8s MB %7s MB %7s %7s %6s %7s %8s %8s %9s %9s %11s\n' \
-    "$1" "$2" "$3" "$4" "$5" "$8" "$9" "${11}" "${12}" "${13}" "${14}" "${15}" "${16}" "${17}"
+  printf '%-4s %8s %6s %7s MB %7s MB %7s %7s %5s %6s %9s %8s %10s %11s %9s %11s\n' \
+    "$1" "$2" "$3" "$4" "$5" "$8" "$9" "${11}" "${12}" "${13}" "${14}" "${15}" "${21}" "${16}" "${17}"
 done
 echo
 echo "median wall time: $MED_WALL ms = ${MED_RATIO}x ideal (target <= 1.2x: $ratio_ok)"

@@ -179,18 +179,22 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$BENCH_PORT") 2>/dev/null; then
 fi
 drop_db "$BENCH_DB"
 pg postgres -c "CREATE DATABASE \"$BENCH_DB\""
-log "database $BENCH_DB created; starting $BIN on 127.0.0.1:$BENCH_PORT"
-env -u PROMPT_TRACKER_API_TOKEN -u PROMPT_TRACKER_PRICES_FILE \
-  DATABASE_URL="$URL" PROMPT_TRACKER_BIND="127.0.0.1:$BENCH_PORT" RUST_LOG="${SERVER_RUST_LOG:-warn}" \
-  "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for i in $(seq 1 600); do
-  kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited during start-up"
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz" || true)" == 200 ]] && break
-  [[ $i == 600 ]] && die "/readyz did not answer 200 within 60 s"
-  sleep 0.1
-done
-log "server ready (pid $SERVER_PID)"
+log "database $BENCH_DB created"
+start_server() {
+  env -u PROMPT_TRACKER_API_TOKEN -u PROMPT_TRACKER_PRICES_FILE \
+    DATABASE_URL="$URL" PROMPT_TRACKER_BIND="127.0.0.1:$BENCH_PORT" RUST_LOG="${SERVER_RUST_LOG:-warn}" \
+    "$BIN" serve >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for i in $(seq 1 600); do
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited during start-up"
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz" || true)" == 200 ]] && break
+    [[ $i == 600 ]] && die "/readyz did not answer 200 within 60 s"
+    sleep 0.1
+  done
+  log "server ready: $BIN on 127.0.0.1:$BENCH_PORT (pid $SERVER_PID)"
+}
+start_server
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null || die "the server died"; }
 
 # POST/GET JSON; prints the body, fails unless the status is 2xx.
@@ -255,6 +259,29 @@ run_wrk() {
 
 checkpoint() { pg postgres -c "CHECKPOINT" >/dev/null; }
 
+# wrk ends a run by closing its connections with requests in flight, which cancels those
+# requests in the server. A tracked call cancelled while its BEGIN is in flight can leave its
+# pooled connection inside a transaction nobody ends (sqlx 0.9, transact-rs/sqlx#4393): the
+# next statements on that connection run in it, uncommitted. Count such sessions after each
+# POST run; when there are any, restart the server so that the figures that follow come from
+# a clean pool (the summary reports the count).
+LEAKED=0
+check_leaks() {
+  local n
+  sleep 1
+  n=$(val "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+             AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'
+             AND state_change < now() - interval '0.5 s'")
+  if [[ "$n" != 0 ]]; then
+    LEAKED=$(( LEAKED + n ))
+    log "WARNING ($1): $n server connection(s) left idle in transaction after wrk stopped; restarting the server"
+    val "SELECT pid, state, left(query, 120) FROM pg_stat_activity WHERE datname = current_database()
+           AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'" | sed 's/^/    /'
+    stop_server
+    start_server
+  fi
+}
+
 # ---------------------------------------------------------------------------------------
 # Seed through the API
 # ---------------------------------------------------------------------------------------
@@ -298,12 +325,13 @@ cat "$WORK/report.lua" >>"$WORK/post.lua"
 log "phase A: warm-up $WARMUP"
 run_wrk a_warmup "$WARMUP" "$WORK/post.lua" "$API/llm-responses"
 [[ "$W_BAD" == 0 ]] || die "warm-up: $W_BAD failed requests"
+check_leaks "phase A warm-up"
 checkpoint
 max_id_before=$(val "SELECT max(id) FROM prompt_tracker_llm_responses")
 log "phase A: wrk -t$THREADS -c$CONNECTIONS -d$DURATION POST /api/v1/llm-responses"
 run_wrk a "$DURATION" "$WORK/post.lua" "$API/llm-responses"
 A_RPS=$W_RPS A_P50=$W_P50 A_P90=$W_P90 A_P99=$W_P99 A_MAX=$W_MAX A_REQ=$W_REQ A_BAD=$W_BAD
-sleep 1
+check_leaks "phase A"
 A_ROWS=$(val "SELECT count(*) FROM prompt_tracker_llm_responses WHERE id > $max_id_before")
 A_EVALS=$(val "SELECT count(*) FROM prompt_tracker_evaluations WHERE llm_response_id > $max_id_before")
 log "phase A: $A_RPS req/s, p50 $A_P50 ms, p99 $A_P99 ms, $A_BAD non-2xx/socket errors; $A_ROWS responses and $A_EVALS evaluations stored for $A_REQ requests"
@@ -465,12 +493,13 @@ for probe in "${PROBES[@]}"; do
   log "phase C: GET $path: $W_RPS req/s, p50 $W_P50 ms, p99 $W_P99 ms"
   C_RESULTS+=("$label|$kind|$path|$W_RPS|$W_P50|$W_P99|$W_MAX")
 done
+check_leaks "phase C"
 
 # ---------------------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------------------
 verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "<") ? (v < t) : (v >= t); print ok ? "met" : "MISSED" }'; }
-pg_settings=$(val "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync')")
+pg_settings=$(val "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync')")
 server_version=$("$BIN" --version 2>/dev/null || echo "prompt-tracker")
 echo
 echo "== load-tracking summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(psql -XAtc 'SHOW server_version' -d postgres | cut -d' ' -f1) $pg_settings, $server_version) =="
@@ -489,4 +518,8 @@ for r in "${C_RESULTS[@]}"; do
 done
 echo
 echo "Phase A stored $A_ROWS responses + $A_EVALS evaluations for $A_REQ answered requests; phase B $B_TX transactions (pgbench -M $B_MODE); phase C load ${C_LOAD_S}s."
+if [[ "$LEAKED" != 0 ]]; then
+  echo "WARNING: $LEAKED server connection(s) were left idle in transaction when wrk stopped mid-request"
+  echo "         (a cancelled BEGIN, transact-rs/sqlx#4393); the server was restarted before continuing."
+fi
 echo "Reproduce: $REPRO"

@@ -4,6 +4,7 @@
 //! prompt-tracker [serve] [--database-url URL] [--bind ADDR]
 //! prompt-tracker migrate <up [-n N] | down [-n N] | status | fresh | refresh | reset> [--database-url URL]
 //! prompt-tracker openapi            # the OpenAPI document, YAML (what openapi.yaml holds)
+//! prompt-tracker import-evals FILE.jsonl --prompt NAME --model-config JSON --match starts_with|includes|exact
 //! ```
 
 use clap::{Args, Parser, Subcommand};
@@ -28,6 +29,23 @@ enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document the service serves (YAML): `prompt-tracker openapi > openapi.yaml`.
     Openapi,
+    /// Import openai/evals samples (`{"input": [...], "ideal": ...}` per line): creates a prompt,
+    /// an active version, a dataset of the samples and a test checking `ideal` the eval's way.
+    ImportEvals {
+        /// The samples file (JSONL).
+        file: std::path::PathBuf,
+        /// Name of the prompt to create.
+        #[arg(long)]
+        prompt: String,
+        /// The version's model config, JSON, e.g. '{"provider":"openai","api":"chat_completion","model":"gpt-4o"}'.
+        #[arg(long = "model-config")]
+        model_config: String,
+        /// How `ideal` is checked: starts_with (openai/evals Match), includes (Includes) or exact.
+        #[arg(long = "match", value_enum, default_value_t = MatchArg::StartsWith)]
+        mode: MatchArg,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage the schema with the same migrator the service runs at start-up.
     Migrate {
         #[command(subcommand)]
@@ -80,6 +98,13 @@ struct ServeArgs {
     job_lease_secs: u64,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MatchArg {
+    StartsWith,
+    Includes,
+    Exact,
+}
+
 #[derive(Subcommand)]
 enum MigrateAction {
     /// Apply pending migrations (all, or the next N).
@@ -128,6 +153,13 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", api::openapi_yaml()?);
             Ok(())
         }
+        Some(Command::ImportEvals {
+            file,
+            prompt,
+            model_config,
+            mode,
+            db,
+        }) => import_evals(file, prompt, model_config, mode, db).await,
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
     }
@@ -148,4 +180,70 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     })
     .await
+}
+
+async fn import_evals(
+    file: std::path::PathBuf,
+    prompt: String,
+    model_config: String,
+    mode: MatchArg,
+    db: DbArgs,
+) -> anyhow::Result<()> {
+    use api::evals_import::{ImportOptions, MatchMode, import};
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let model_config: serde_json::Value = serde_json::from_str(&model_config)
+        .map_err(|e| anyhow::anyhow!("--model-config is not JSON: {e}"))?;
+    let conn = api::connect(&db.database_url).await?;
+    Migrator::up(&conn, None).await?;
+    let dataset_name = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("samples")
+        .to_owned();
+    let mode = match mode {
+        MatchArg::StartsWith => MatchMode::StartsWith,
+        MatchArg::Includes => MatchMode::Includes,
+        MatchArg::Exact => MatchMode::Exact,
+    };
+    let report = import(
+        &conn,
+        &text,
+        ImportOptions {
+            prompt,
+            model_config,
+            mode,
+            dataset_name,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        api::error::Error::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "imported {} of {} samples into prompt {} (version {}, dataset {}, test {}); {} skipped",
+        report.imported,
+        report.samples,
+        report.prompt_id,
+        report.version_id,
+        report.dataset_id,
+        report.test_id,
+        report.skipped.len()
+    );
+    for s in &report.skipped {
+        eprintln!("  line {}: skipped: {}", s.line, s.reason);
+    }
+    for (key, lines) in &report.unmapped_keys {
+        eprintln!("  key {key:?} is not mapped (lines {lines:?})");
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 pub mod config;
 pub mod datasets;
 pub mod error;
+pub mod evals_import;
 pub mod evaluations;
 pub mod evaluator_configs;
 pub mod evaluators;

@@ -9,6 +9,7 @@ mod support;
 
 mod configs;
 mod datasets;
+mod evals_import;
 mod health;
 mod migrations;
 mod openapi;

@@ -423,7 +423,17 @@ fn expected_foreign_keys(with_evaluator_config_prompt: bool) -> Vec<(String, Str
         ),
     ];
     if !with_evaluator_config_prompt {
-        // The fully migrated schema also has the run batches.
+        // The fully migrated schema also has the run batches and datasets.
+        fks.push((
+            "prompt_tracker_dataset_rows",
+            "dataset_id",
+            "prompt_tracker_datasets",
+        ));
+        fks.push((
+            "prompt_tracker_datasets",
+            "prompt_version_id",
+            "prompt_tracker_prompt_versions",
+        ));
         fks.push((
             "prompt_tracker_test_run_batches",
             "prompt_version_id",

@@ -351,7 +351,8 @@ async fn catalogs_list_providers_and_evaluators(db: TestDb) {
             "length",
             "format",
             "json_schema",
-            "llm_judge"
+            "llm_judge",
+            "evals_match"
         ]
     );
     let length = evaluators

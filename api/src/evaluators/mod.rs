@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::validation::FieldError;
 
+pub mod evals_match;
 pub mod exact_match;
 pub mod format;
 pub mod json_schema;
@@ -100,7 +101,7 @@ pub trait Evaluator: Send + Sync {
     fn evaluate(&self, config: &Value, input: &EvaluationInput<'_>) -> Outcome;
 }
 
-static REGISTRY: [&dyn Evaluator; 7] = [
+static REGISTRY: [&dyn Evaluator; 8] = [
     &exact_match::ExactMatch,
     &pattern_match::PatternMatch,
     &keyword::Keyword,
@@ -108,10 +109,11 @@ static REGISTRY: [&dyn Evaluator; 7] = [
     &format::Format,
     &json_schema::JsonSchema,
     &llm_judge::LlmJudge,
+    &evals_match::EvalsMatch,
 ];
 
 /// All evaluators, in a stable order: `exact_match`, `pattern_match`, `keyword`, `length`,
-/// `format`, `json_schema`, `llm_judge`.
+/// `format`, `json_schema`, `llm_judge`, `evals_match`.
 pub fn registry() -> &'static [&'static dyn Evaluator] {
     &REGISTRY
 }
@@ -395,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn registry_has_seven_in_stable_order_and_valid_schemas() {
+    fn registry_has_eight_in_stable_order_and_valid_schemas() {
         let keys: Vec<&str> = registry().iter().map(|e| e.key()).collect();
         assert_eq!(
             keys,
@@ -406,7 +408,8 @@ mod tests {
                 "length",
                 "format",
                 "json_schema",
-                "llm_judge"
+                "llm_judge",
+                "evals_match"
             ]
         );
         for e in registry() {

@@ -688,6 +688,35 @@ fn raw_text(body: &[u8]) -> String {
     truncate(&String::from_utf8_lossy(body), RAW_LIMIT)
 }
 
+/// Classifies a provider's error answer, an HTTP status and its body, as [`Providers::call`]
+/// does when that answer is final: `rate_limited` (429), `authentication` (401, 403, or a key
+/// the provider reports as invalid), `not_found` (404), `bad_request` (other 4xx),
+/// `server_error` (5xx, 529), `malformed_response` for any other status. The message names
+/// the provider and the status and carries the provider's own message and error type when
+/// the body has them (`anthropic answered HTTP 429 Too Many Requests: ... (rate_limit_error)`);
+/// `http_status` is `http_status` and `raw` the body (truncated to [`RAW_LIMIT`]). Pure: for
+/// recorded bodies; `latency_ms` and `attempts` are 0.
+pub fn parse_error(api_type: ApiType, http_status: u16, body: &str) -> CallError {
+    // The Assistants API is OpenAI's.
+    let provider = Provider::of(api_type).unwrap_or(Provider::OpenAi);
+    match StatusCode::from_u16(http_status) {
+        Ok(status) => http_failure(provider, status, &HeaderMap::new(), body.as_bytes()).error,
+        Err(_) => {
+            let mut error = CallError::new(
+                FailureStatus::Error,
+                CallError::MALFORMED_RESPONSE,
+                format!(
+                    "{} answered with an invalid HTTP status {http_status}",
+                    provider.key()
+                ),
+            );
+            error.http_status = Some(http_status);
+            error.raw = Some(raw_text(body.as_bytes()));
+            error
+        }
+    }
+}
+
 /// A non-2xx answer.
 fn http_failure(
     provider: Provider,

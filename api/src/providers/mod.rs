@@ -23,6 +23,11 @@
 //! retries (429, 500, 502, 503, 504, 529, connection errors and timeouts) use full-jitter
 //! exponential backoff, or the provider's `Retry-After` / `retry-after-ms` / Gemini
 //! `RetryInfo.retryDelay` when it gives one.
+//!
+//! Recorded answers are read without calling: [`parse_response`] (a JSON success body),
+//! [`parse_stream`] (a streamed answer, in `stream.rs`) and [`parse_error`] (an error status
+//! and body). `recorded.rs` runs them on provider bodies recorded by the official SDKs
+//! (`tests/fixtures/providers/`, see its `NOTICE.md`).
 
 pub mod anthropic;
 pub mod gemini;
@@ -31,12 +36,16 @@ pub mod openai_responses;
 
 mod client;
 #[cfg(test)]
+mod recorded;
+mod stream;
+#[cfg(test)]
 mod test_support;
 
 pub use client::{
     ANTHROPIC_VERSION, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_GEMINI_BASE_URL,
-    DEFAULT_OPENAI_BASE_URL, Endpoint, ProviderSettings, Providers,
+    DEFAULT_OPENAI_BASE_URL, Endpoint, ProviderSettings, Providers, parse_error,
 };
+pub use stream::parse_stream;
 
 use entity::ModelConfig;
 use entity::model_config::ApiType;
