@@ -35,6 +35,9 @@
 #   BENCH_PORT          port of the service on 127.0.0.1 (default 18088); the mock takes a
 #                       free port (MOCK_PORT to choose one)
 #   PGHOST PGPORT PGUSER   server (default 127.0.0.1, 5432, postgres)
+#   DB_PARAMS           query string added to the service's DATABASE_URL, e.g.
+#                       sslmode=disable (default none: the driver's sslmode=prefer, i.e. TLS
+#                       when the server offers it, as Debian's PostgreSQL does)
 #   ROWS                runs per batch (default 1000, at most 10000)
 #   DELAY_MS            the mock's answer delay (default 100)
 #   WORKERS             PROMPT_TRACKER_WORKERS (default 32)
@@ -94,13 +97,13 @@ done
 (( ROWS <= 10000 )) || { echo "ROWS must be at most 10000 (the API's limit)" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-URL="postgres://${PGUSER}@${PGHOST}:${PGPORT}/${BENCH_DB}"
+URL="postgres://${PGUSER}@${PGHOST}:${PGPORT}/${BENCH_DB}${DB_PARAMS:+?$DB_PARAMS}"
 BASE="http://127.0.0.1:${BENCH_PORT}"
 API="$BASE/api/v1"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-test-runs.XXXXXX")"
 SCRIPT_START=$(date +%s%N)
 SERVER_PID="" MOCK_PID=""
-REPRO="$(printf '%q ' env ROWS="$ROWS" DELAY_MS="$DELAY_MS" WORKERS="$WORKERS" CONCURRENCY="$CONCURRENCY" REPEAT="$REPEAT")scripts/bench-test-runs.sh"
+REPRO="$(printf '%q ' env ${DB_PARAMS:+DB_PARAMS="$DB_PARAMS"} ROWS="$ROWS" DELAY_MS="$DELAY_MS" WORKERS="$WORKERS" CONCURRENCY="$CONCURRENCY" REPEAT="$REPEAT")scripts/bench-test-runs.sh"
 
 log() { printf '[%6.1fs] %s\n' "$(( ( $(date +%s%N) - SCRIPT_START ) / 100000000 ))e-1" "$*"; }
 die() { log "FAILED: $*"; exit 1; }
@@ -217,17 +220,24 @@ field() { json "v=v$1; assert v is not None, '$1 is null'; print(v)"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { # pids...: utime + stime of each, summed (field 14 and 15 after the comm)
-  local total=0 pid s
-  for pid in "$@"; do
-    s=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-    s="${s##*) }"
-    set -- $s
-    total=$(( total + ${12} + ${13} ))
-  done
-  echo "$total"
+cpu_of() { # pid: utime + stime in clock ticks (0 when gone)
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s="${s##*) }"
+  set -- $s
+  echo $(( ${12} + ${13} ))
 }
-postgres_pids() { pgrep -x postgres 2>/dev/null || pgrep -f '^postgres' 2>/dev/null || true; }
+# PostgreSQL processes working for this benchmark: the backends connected to BENCH_DB and
+# the server's own processes (WAL writer, checkpointer...), not other databases' backends.
+postgres_pids() {
+  pg postgres -c "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+                    AND (datname = '$BENCH_DB' OR backend_type <> 'client backend')"
+}
+# pg_snapshot FILE: "pid ticks" of each such process
+pg_snapshot() { local pid; for pid in $(postgres_pids); do echo "$pid $(cpu_of "$pid")"; done >"$1"; }
+# pg_delta BEFORE AFTER: CPU ticks used between the snapshots (processes new since BEFORE
+# count in full: the pool opens connections on demand)
+pg_delta() { awk 'NR == FNR { b[$1] = $2; next } { d += $2 - (($1 in b) ? b[$1] : 0) } END { print d + 0 }' "$1" "$2"; }
 secs() { awk -v t="$1" -v h="$CLK_TCK" 'BEGIN { printf "%.1f", t / h }'; }
 db_xacts() {
   pg postgres -c "SELECT pg_stat_clear_snapshot()" \
@@ -325,11 +335,11 @@ for r in $(seq 1 "$REPEAT"); do
   rss_before=$(status_kb "$SERVER_PID" VmRSS)
   hwm_reset=$(reset_hwm)
   x0=$(db_xacts)
-  mapfile -t pgp < <(postgres_pids)
-  s0=$(cpu_ticks "$SERVER_PID"); p0=$(cpu_ticks "${pgp[@]}"); m0=$(cpu_ticks "$MOCK_PID"); a0=$(machine_ticks)
+  pg_snapshot "$WORK/pg0"; s0=$(cpu_of "$SERVER_PID"); m0=$(cpu_of "$MOCK_PID"); a0=$(machine_ticks)
   log "run $r/$REPEAT: POST /tests/$TEST_ID/runs?wait=true with $ROWS rows (service RSS $(mb "$rss_before") MB)"
   batch "run$r" "r$r" "$ROWS"
-  s1=$(cpu_ticks "$SERVER_PID"); p1=$(cpu_ticks "${pgp[@]}"); m1=$(cpu_ticks "$MOCK_PID"); a1=$(machine_ticks)
+  s1=$(cpu_of "$SERVER_PID"); m1=$(cpu_of "$MOCK_PID"); a1=$(machine_ticks); pg_snapshot "$WORK/pg1"
+  p0=0; p1=$(pg_delta "$WORK/pg0" "$WORK/pg1")
   other=$(( (a1 - a0) - (s1 - s0) - (p1 - p0) - (m1 - m0) )); (( other >= 0 )) || other=0
   hwm=$(status_kb "$SERVER_PID" VmHWM)
   rss_after=$(status_kb "$SERVER_PID" VmRSS)

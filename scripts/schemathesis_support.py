@@ -300,6 +300,7 @@ def summarize(ndjson_path: str, json_path: str) -> None:
     per_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     failures: dict[tuple, dict] = {}
     positive = collections.Counter()
+    rejected = collections.Counter()
     rejected_positive: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     errors: list[str] = []
     slowest = (0.0, "")
@@ -336,6 +337,7 @@ def summarize(ndjson_path: str, json_path: str) -> None:
             if mode == "positive" and resp:
                 positive[op] += 1
                 if status in (400, 415, 422):
+                    rejected[op] += 1
                     try:
                         problem = json.loads(_b64(resp.get("content")) or b"{}")
                         reasons = [f"{e.get('field')}: {e.get('message')}" for e in problem.get("errors") or []]
@@ -420,7 +422,7 @@ def summarize(ndjson_path: str, json_path: str) -> None:
         )
         for op in sorted(rejected_positive, key=lambda o: (o.split(" ", 1)[-1], o)):
             reasons = rejected_positive[op]
-            n = sum(reasons.values())
+            n = rejected[op]
             top = "; ".join(f"{r} ({k}x)" for r, k in reasons.most_common(3))
             print(f"  - {op}: {n} of {positive[op]} valid requests rejected; most often: {top}")
 

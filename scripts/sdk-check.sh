@@ -4,15 +4,25 @@
 #   1. a cached virtualenv (${SDK_VENV:-/var/cache/prompt-tracker/sdk-venv}) with pinned
 #      openapi-spec-validator and openapi-python-client, rebuilt only when the pins change;
 #   2. openapi-spec-validator validates openapi.yaml as OpenAPI 3.1;
-#   3. openapi-python-client generates a Python client from it (any generator warning fails,
-#      unless SDK_ALLOW_WARNINGS=1) and the client is installed into the venv;
-#   4. the real server starts on a free port against a fresh SQLite file;
-#   5. scripts/sdk_scenario.py drives it through the generated client only.
+#   3. openapi-python-client generates a Python client from it (a generator warning fails unless
+#      known_generator_warnings lists it or SDK_ALLOW_WARNINGS=1) and the client is installed
+#      into the venv;
+#   4. scripts/mock_openai.py (a mock OpenAI Chat Completions server) starts on a free port, then
+#      the real server on another, against a fresh SQLite file, with OPENAI_API_KEY=sdk-check,
+#      OPENAI_BASE_URL=http://127.0.0.1:<mock port>/v1 and PROMPT_TRACKER_WORKERS=2;
+#   5. scripts/sdk_scenario.py drives it through the generated client only: prompts, versions,
+#      tracked calls, tests with evaluator configs, datasets, test runs (the provider calls go to
+#      the mock), batch verdicts and stats.
+#
+# known_generator_warnings (below) lists operations openapi-python-client cannot generate
+# although the spec describes them correctly.
 #
 # Environment: PROMPT_TRACKER_BIN (default ${CARGO_TARGET_DIR:-target}/debug/prompt-tracker,
 # built beforehand: this script never runs cargo), SDK_VENV, SDK_PYTHON (python3),
-# SDK_ALLOW_WARNINGS=1, SDK_SPEC (default openapi.yaml), SDK_KEEP_TMP=1 (keep the generated
-# client, the database and the server log). Tool pins: the three variables below plus
+# SDK_ALLOW_WARNINGS=1 (let any generator warning pass), SDK_SPEC (default openapi.yaml),
+# SDK_KEEP_TMP=1 (keep the generated client, the database and the server and mock logs),
+# SDK_MOCK_DELAY_MS (the mock's answer delay, default 20). Both processes are stopped on every
+# exit path. Tool pins: the three variables below plus
 # scripts/sdk-constraints.txt (every transitive dependency); changing either rebuilds the venv.
 # Last line: `sdk-check: N passed, M failed` (N = steps + scenario checks).
 set -euo pipefail
@@ -31,6 +41,7 @@ spec="${SDK_SPEC:-$root/openapi.yaml}" # override only to try the check on anoth
 
 passed=0
 server_pid=""
+mock_pid=""
 tmp="$(mktemp -d -t sdk-check.XXXXXX)"
 t0=$(date +%s.%N)
 
@@ -46,16 +57,27 @@ fail() {
     tail -n 40 "$tmp/server.log" >&2
     echo "------------------------------------" >&2
   fi
+  if [ -n "$mock_pid" ] && [ -s "$tmp/mock.log" ]; then
+    echo "---- mock OpenAI log (last 10 lines) ----" >&2
+    tail -n 10 "$tmp/mock.log" >&2
+    echo "-----------------------------------------" >&2
+  fi
   echo "sdk-check: $passed passed, 1 failed"
   exit 1
 }
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+stop() { # stop PID: TERM, up to 5 s, then KILL; only the processes this script started
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
   fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop "$server_pid"
+  stop "$mock_pid"
   if [ "${SDK_KEEP_TMP:-0}" = 1 ]; then
     echo "sdk-check: kept $tmp" >&2
   else
@@ -120,24 +142,55 @@ cat >"$tmp/generator.yaml" <<'YAML'
 project_name_override: prompt-tracker-client
 package_name_override: prompt_tracker_client
 YAML
+# Generator warnings this check accepts, line by line exactly as the generator prints them: each
+# names an operation the generator skips although the spec describes it correctly.
+# - POST /api/v1/datasets/{id}/import takes JSONL (application/x-ndjson) or CSV (text/csv);
+#   openapi-python-client 0.29.1 generates request bodies of JSON, forms (urlencoded, multipart)
+#   and application/octet-stream only. (Its content_type_overrides, mapping both to octet-stream,
+#   generates code that calls `str.payload` and cannot tell the two bodies apart: no better.)
+#   sdk_scenario.py makes that one call through the generated client's httpx client.
+# Any other warning fails the check (SDK_ALLOW_WARNINGS=1 lets every warning pass).
+known_generator_warnings='WARNING parsing POST /api/v1/datasets/{id}/import within datasets. Endpoint will not be generated.
+Unsupported content type application/x-ndjson
+Unsupported content type text/csv'
 gen_args=(generate --path "$spec" --output-path "$tmp/client" --overwrite --config "$tmp/generator.yaml" --meta poetry)
-[ "${SDK_ALLOW_WARNINGS:-0}" = 1 ] || gen_args+=(--fail-on-warning)
 set +e
 (cd "$tmp" && "$venv/bin/openapi-python-client" "${gen_args[@]}") >"$tmp/generate.log" 2>&1
 gen_status=$?
 set -e
 cat "$tmp/generate.log"
-if [ "$gen_status" -ne 0 ]; then
-  echo "sdk-check: each WARNING above names an operation or schema the generator skipped or could not" \
-    "read: fix its shape in the Rust-side spec generation (utoipa) and regenerate openapi.yaml;" \
-    "SDK_ALLOW_WARNINGS=1 shows how far the rest gets" >&2
+if [ "$gen_status" -ne 0 ]; then # errors (warnings alone exit 0 without --fail-on-warning)
   fail "openapi-python-client generate exited $gen_status (output above)"
 fi
 [ -f "$tmp/client/prompt_tracker_client/__init__.py" ] || fail "the generator produced no package"
-if grep -qiE 'warning' "$tmp/generate.log"; then
-  echo "sdk-check: the generator reported warnings (above); SDK_ALLOW_WARNINGS=1 let them pass" >&2
+# The warning section: between the generator's "Warning(s) encountered" and "If you believe" lines.
+warnings="$(sed -e 's/\x1b\[[0-9;]*m//g' "$tmp/generate.log" \
+  | awk '/^Warning\(s\) encountered while generating/ { on = 1; next } /^If you believe this was a mistake/ { on = 0 } on && NF')"
+unexpected="$(printf '%s\n' "$warnings" | grep -v '^[[:space:]]*$' \
+  | grep -vxF -f <(printf '%s\n' "$known_generator_warnings") || true)"
+if [ -n "$unexpected" ]; then
+  if [ "${SDK_ALLOW_WARNINGS:-0}" = 1 ]; then
+    echo "sdk-check: the generator reported warnings (above); SDK_ALLOW_WARNINGS=1 let them pass" >&2
+  else
+    printf 'sdk-check: unexpected generator warning: %s\n' "$unexpected" >&2
+    echo "sdk-check: each WARNING above names an operation or schema the generator skipped or could not" \
+      "read: fix its shape in the Rust-side spec generation (utoipa) and regenerate openapi.yaml" \
+      "(or, for a generator limitation, add it to known_generator_warnings in this script);" \
+      "SDK_ALLOW_WARNINGS=1 shows how far the rest gets" >&2
+    fail "openapi-python-client reported warnings (output above)"
+  fi
 fi
-ok "client generated: $(find "$tmp/client/prompt_tracker_client/api" -name '*.py' ! -name '__init__.py' | wc -l) endpoint modules, $(find "$tmp/client/prompt_tracker_client/models" -name '*.py' ! -name '__init__.py' | wc -l) models ($(elapsed "$t"))"
+known_seen=""
+while IFS= read -r line; do
+  case "$line" in
+    WARNING*) if printf '%s\n' "$warnings" | grep -qxF "$line"; then
+      known_seen="$known_seen, $(sed -E 's/^WARNING parsing ([A-Z]+ [^ ]+) .*/\1/' <<<"$line")"
+    else
+      echo "sdk-check: note: no longer reported by the generator, drop it from known_generator_warnings: $line" >&2
+    fi ;;
+  esac
+done <<<"$known_generator_warnings"
+ok "client generated: $(find "$tmp/client/prompt_tracker_client/api" -name '*.py' ! -name '__init__.py' | wc -l) endpoint modules, $(find "$tmp/client/prompt_tracker_client/models" -name '*.py' ! -name '__init__.py' | wc -l) models${known_seen:+; not generated (known generator limitation): ${known_seen#, }} ($(elapsed "$t"))"
 
 t=$(date +%s.%N)
 "$venv/bin/pip" uninstall --quiet --yes prompt-tracker-client >/dev/null 2>&1 || true
@@ -150,7 +203,25 @@ t=$(date +%s.%N)
 ok "client installed into the venv ($(elapsed "$t"))"
 
 # ---------------------------------------------------------------------------------------------
-echo "== 4. start the server"
+echo "== 4. start the mock OpenAI server and the server"
+t=$(date +%s.%N)
+# The mock binds port 0 itself and reports the port it got (no race for a free port).
+rm -f "$tmp/mock.port"
+"$venv/bin/python" "$root/scripts/mock_openai.py" --port 0 --delay-ms "${SDK_MOCK_DELAY_MS:-20}" \
+  --port-file "$tmp/mock.port" >"$tmp/mock.log" 2>&1 9>&- &
+mock_pid=$!
+for _ in $(seq 1 100); do
+  [ -s "$tmp/mock.port" ] && break
+  kill -0 "$mock_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -s "$tmp/mock.port" ] || fail "the mock OpenAI server did not start: $(tail -n 5 "$tmp/mock.log")"
+mock_port="$(cat "$tmp/mock.port")"
+mock="http://127.0.0.1:$mock_port"
+"$venv/bin/python" -c 'import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=5).status != 200)' \
+  "$mock/healthz" || fail "the mock OpenAI server at $mock does not answer /healthz"
+ok "mock OpenAI server ready at $mock (pid $mock_pid, delay ${SDK_MOCK_DELAY_MS:-20} ms) ($(elapsed "$t"))"
+
 t=$(date +%s.%N)
 free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_ready() {
@@ -177,8 +248,11 @@ base=""
 for attempt in 1 2 3; do
   port="$(free_port)"
   rm -f "$tmp"/sdk.db*
-  env -u PROMPT_TRACKER_PRICES_FILE \
+  # Test runs call OpenAI's wire format on the mock; the other providers' credentials and
+  # endpoints from the caller's environment are dropped (nothing here may reach a real provider).
+  env -u PROMPT_TRACKER_PRICES_FILE -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL -u GEMINI_API_KEY -u GEMINI_BASE_URL \
     DATABASE_URL="sqlite://$tmp/sdk.db?mode=rwc" PROMPT_TRACKER_BIND="127.0.0.1:$port" \
+    OPENAI_API_KEY=sdk-check OPENAI_BASE_URL="$mock/v1" PROMPT_TRACKER_WORKERS=2 \
     RUST_LOG="${RUST_LOG:-warn}" "$bin" serve >"$tmp/server.log" 2>&1 9>&- & # 9>&-: the lock is ours
   server_pid=$!
   # Wait for /readyz (200) while the process lives, 60 s at most; in the background so that a
@@ -197,13 +271,13 @@ for attempt in 1 2 3; do
   server_pid=""
 done
 [ -n "$base" ] || fail "the server did not start (3 attempts)"
-ok "server ready at $base (pid $server_pid, fresh SQLite $tmp/sdk.db) ($(elapsed "$t"))"
+ok "server ready at $base (pid $server_pid, fresh SQLite $tmp/sdk.db, 2 workers, OpenAI at $mock/v1) ($(elapsed "$t"))"
 
 # ---------------------------------------------------------------------------------------------
 echo "== 5. scenario through the generated client"
 t=$(date +%s.%N)
 set +e
-(cd "$tmp" && "$venv/bin/python" "$root/scripts/sdk_scenario.py" "$base") 2>&1 | tee "$tmp/scenario.log"
+(cd "$tmp" && "$venv/bin/python" "$root/scripts/sdk_scenario.py" "$base" "$mock") 2>&1 | tee "$tmp/scenario.log"
 scenario_status=${PIPESTATUS[0]}
 set -e
 checks=$(sed -nE 's/^sdk-scenario: ([0-9]+) passed, 0 failed$/\1/p' "$tmp/scenario.log" | tail -n1)

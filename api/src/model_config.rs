@@ -19,7 +19,6 @@ use entity::model_config::ApiType;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use crate::validation::{Errors, FieldError};
 
@@ -92,17 +91,6 @@ pub struct ProviderInfo {
     pub apis: &'static [ApiInfo],
     /// Models we know; any other non-empty model id is accepted as well.
     pub models: &'static [ModelInfo],
-}
-
-/// OpenAPI schema of an [`ApiType`] field: its snake_case name.
-pub fn api_type_schema() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(ApiType::ALL.map(ApiType::as_str)))
-        .description(Some(
-            "Wire format derived from (provider, api), e.g. `openai_response_api`.",
-        ))
-        .build()
 }
 
 const FUNCTIONS: ToolInfo = ToolInfo {
@@ -892,8 +880,6 @@ mod tests {
                 "context_window": 200000, "max_output_tokens": 64000, "deprecated": false
             })
         );
-        let schema = serde_json::to_value(api_type_schema()).unwrap();
-        assert_eq!(schema["enum"][4], json!("google_gemini"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use entity::prelude::*;
 use entity::prompt_test_run::{self, TestRunStatus};
 use entity::{evaluation, prompt_test, test_run_batch};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::ToPrimitive;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -834,11 +834,6 @@ async fn store_response(
         }
     }
     Ok(row.insert(&state.db).await?)
-}
-
-/// Cost in USD as a decimal from a float (6 places).
-pub fn usd(v: f64) -> Option<Decimal> {
-    Decimal::from_f64(v).map(|d| d.round_dp(6))
 }
 
 #[cfg(test)]

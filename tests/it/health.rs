@@ -4,7 +4,8 @@ use crate::db_tests;
 use crate::support::{TestDb, spawn_app};
 
 async fn probes_answer_ok(db: TestDb) {
-    let base = spawn_app(&db, None).await.base;
+    let app = spawn_app(&db, None).await;
+    let base = app.base.clone();
     let client = reqwest::Client::new();
     for path in ["/healthz", "/readyz"] {
         let res = client
@@ -19,7 +20,8 @@ async fn probes_answer_ok(db: TestDb) {
 }
 
 async fn readyz_reports_a_lost_database_as_503_problem(db: TestDb) {
-    let base = spawn_app(&db, None).await.base;
+    let app = spawn_app(&db, None).await;
+    let base = app.base.clone();
     db.conn.clone().close().await.expect("close pool");
     let res = reqwest::get(format!("{base}/readyz"))
         .await

@@ -307,6 +307,13 @@ pub struct App {
     pub server: tokio::task::JoinHandle<()>,
 }
 
+impl Drop for App {
+    /// Stops the workers and the server with the test, before its database goes away.
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
+
 impl App {
     /// Kills the app as a crash would: its workers abandon their jobs mid-way, it stops serving.
     pub fn crash(&self) {

@@ -79,7 +79,6 @@ impl<'a> PromptParts<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct ProviderRequest {
     /// Wire format, as its snake_case name (`openai_response_api`, ...).
-    #[schema(schema_with = catalog::api_type_schema)]
     pub api_type: ApiType,
     /// Path relative to the provider's base URL, e.g. `/chat/completions`.
     pub path: String,
@@ -262,7 +261,8 @@ pub struct Completion {
     pub latency_ms: i64,
     /// HTTP attempts made (0 from [`parse_response`]).
     pub attempts: u32,
-    /// The provider's response body.
+    /// The provider's response body; for [`parse_stream`], the JSON array of the stream's
+    /// events' `data`.
     pub raw: Value,
 }
 
