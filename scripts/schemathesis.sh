@@ -232,8 +232,12 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 echo "== 5. summary"
-ST_BASE_URL="$base" ST_TOKEN="$token" "$venv/bin/python" "$root/scripts/schemathesis_support.py" summarize \
-  "$tmp/reports/events.ndjson" "$tmp/reports/report.json" | tee "$tmp/summary.txt"
+if ! ST_BASE_URL="$base" ST_TOKEN="$token" "$venv/bin/python" "$root/scripts/schemathesis_support.py" summarize \
+  "$tmp/reports/events.ndjson" "$tmp/reports/report.json" >"$tmp/summary.txt"; then
+  cat "$tmp/summary.txt"
+  fail "scripts/schemathesis_support.py summarize failed (schemathesis exited $st_status)"
+fi
+cat "$tmp/summary.txt"
 totals="$(tail -n 1 "$tmp/summary.txt")"
 requests=$(sed -nE 's/^REQUESTS=([0-9]+) .*/\1/p' <<<"$totals")
 failures=$(sed -nE 's/.* FAILURES=([0-9]+) .*/\1/p' <<<"$totals")

@@ -253,7 +253,7 @@ RUN_TOKEN = os.environ.get("ST_TOKEN", "")
 
 
 def _curl(request: dict) -> str:
-    parts = ["curl", "-i", "-X", request.get("method", "GET")]
+    parts = ["curl", "-si", "-X", request.get("method", "GET")]
     auth = None
     for name, values in (request.get("headers") or {}).items():
         if name.lower() in (
