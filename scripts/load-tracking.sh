@@ -6,7 +6,8 @@
 #            connections (a Lua script varies the variables per request). Each call
 #            resolves the version, renders "Hello {{ name }}", prices gpt-4o and runs one
 #            `sync` keyword evaluator, i.e. writes one LLM response and one evaluation.
-#            Reported: requests/s, p50/p99 latency, non-2xx count (must be 0).
+#            Reported: requests/s, p50/p99 latency, non-2xx count (must be 0); then the
+#            same calls at 1 connection for 5 s (the latency without queueing).
 #   Phase B  raw inserts: the same two rows per call (one LLM response + one evaluation,
 #            copied column for column from a row phase A wrote, in one transaction, as the
 #            service does) written by a plain SQL insert loop into the same database:
@@ -18,10 +19,17 @@
 #            prompts used all along; prompts 1-9 switched from a v1 to a v2 at 60% of the
 #            history; environment prod 60% / staging 25% / dev 1% / null; 2% errors), plus
 #            evaluations for 1 response in 4, then VACUUM ANALYZE. Then `wrk` for
-#            LIST_DURATION on each list request (after a short warm-up).
-#            Target: p99 < 10 ms. Rows marked `extra` are harder variants of the same
-#            endpoints (a deprecated version's old rows, a rare environment, a filter that
-#            joins), measured for information under the same target.
+#            LIST_DURATION on each list request (after a short warm-up; errors, e.g. 10 s
+#            timeouts, are counted, not fatal). Target: p99 < 10 ms. Rows marked `extra`
+#            are harder variants of the same endpoints (a deprecated version's old rows, a
+#            rare environment, the version filter of evaluations), under the same target;
+#            the `compare` row is the plain list at 1 connection.
+#   CPU columns: CPU ms per request (or pgbench transaction) of the server process and of
+#   the PostgreSQL backends connected to the database, and how busy the whole machine was,
+#   measured over the middle of each run (from /proc). Busy near 100% with srv + PG CPU
+#   well under the latency means the run is CPU-bound on this machine.
+#   After each POST run it checks for server connections left `idle in transaction` (see
+#   check_leaks below); when there are any it warns and restarts the server.
 #   The summary at the end repeats every figure and the command that reproduces it.
 #   This is a benchmark, not a test: it is not run by `cargo test`. Client, server and
 #   PostgreSQL share the machine, so figures are for this machine only.
@@ -270,8 +278,8 @@ read_cpu() {
   local busy srv pg
   read -r busy srv pg <"$1" || { C_BUSY="?" C_SRV="?" C_PG="?"; return; }
   C_BUSY=$busy
-  C_SRV=$(awk -v v="$srv" -v r="$2" 'BEGIN { printf "%.2f", r > 0 ? v / r : 0 }')
-  C_PG=$(awk -v v="$pg" -v r="$2" 'BEGIN { printf "%.2f", r > 0 ? v / r : 0 }')
+  C_SRV=$(awk -v v="$srv" -v r="$2" 'BEGIN { printf "%.2f", (r > 0 ? v / r : 0) }')
+  C_PG=$(awk -v v="$pg" -v r="$2" 'BEGIN { printf "%.2f", (r > 0 ? v / r : 0) }')
 }
 
 # run_wrk LABEL DURATION LUA URL: runs wrk (10 s request timeout), keeps its output in
@@ -282,7 +290,7 @@ run_wrk() {
   secs=$(seconds "$dur")
   (( secs >= 4 )) && { cpu_window "$secs" "$WORK/$label.cpu" & cpu_pid=$!; }
   timeout $(( secs + 60 )) \
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout 10s --latency -s "$lua" "$url" >"$WORK/$label.wrk" 2>&1 \
+    wrk -t"${WRK_T:-$THREADS}" -c"${WRK_C:-$CONNECTIONS}" -d"$dur" --timeout 10s --latency -s "$lua" "$url" >"$WORK/$label.wrk" 2>&1 \
     || { cat "$WORK/$label.wrk" >&2; die "wrk failed ($label)"; }
   [[ -n "$cpu_pid" ]] && wait "$cpu_pid"
   line=$(grep '^WRK ' "$WORK/$label.wrk") || { cat "$WORK/$label.wrk" >&2; die "no wrk report ($label)"; }
@@ -379,6 +387,11 @@ A_EVALS=$(val "SELECT count(*) FROM prompt_tracker_evaluations WHERE llm_respons
 log "phase A: $A_RPS req/s, p50 $A_P50 ms, p99 $A_P99 ms, $A_BAD non-2xx/socket errors; $A_ROWS responses and $A_EVALS evaluations stored for $A_REQ requests; CPU per call: server $A_SRV ms, PostgreSQL $A_PG ms; machine busy $A_BUSY%"
 [[ "$A_BAD" == 0 ]] || die "phase A: $A_BAD requests failed (see wrk output below)$(echo; cat "$WORK/a.wrk")"
 (( A_ROWS >= A_REQ && A_EVALS == A_ROWS )) || die "phase A: $A_REQ answered requests but $A_ROWS rows / $A_EVALS evaluations stored"
+# The latency floor: the same calls one at a time (no queueing), for comparison.
+WRK_T=1 WRK_C=1 run_wrk a1 5s "$WORK/post.lua" "$API/llm-responses"
+A1_RPS=$W_RPS A1_P50=$W_P50 A1_P99=$W_P99 A1_SRV=$C_SRV A1_PG=$C_PG A1_BUSY=$C_BUSY
+check_leaks "phase A, 1 connection"
+log "phase A at 1 connection: $A1_RPS req/s, p50 $A1_P50 ms, p99 $A1_P99 ms"
 
 # ---------------------------------------------------------------------------------------
 # Phase B: the same rows by a plain SQL insert loop (pgbench, same concurrency)
@@ -522,6 +535,7 @@ PROBES=(
   "llm-responses?environment=prod ($PROD_ROWS rows)|target|/llm-responses?environment=prod&limit=50"
   "evaluations|target|/evaluations?limit=50"
   "llm-responses?cursor (row ~$(( C_ROWS / 2 + 150 )) of $C_ROWS)|target|/llm-responses?limit=50&cursor=$CURSOR"
+  "llm-responses, 1 connection (no queueing)|c1|/llm-responses?limit=50"
   "llm-responses?version_id (deprecated v1, $OLD_V_ROWS old rows)|extra|/llm-responses?version_id=$OLD_V&limit=50"
   "llm-responses?environment=dev ($DEV_ROWS rows)|extra|/llm-responses?environment=dev&limit=50"
   "evaluations?version_id (active version)|extra|/evaluations?version_id=$VERSION_ID&limit=50"
@@ -529,15 +543,17 @@ PROBES=(
 )
 C_RESULTS=()
 i=0
+# run_wrk at 1 connection for the `c1` rows, at CONNECTIONS otherwise
+env_run() { if [[ "$kind" == c1 ]]; then WRK_T=1 WRK_C=1 run_wrk "$@"; else run_wrk "$@"; fi; }
 for probe in "${PROBES[@]}"; do
   IFS='|' read -r label kind path <<<"$probe"
   i=$(( i + 1 ))
   n=$(call GET "$path" | jq -er '.data | length')
   [[ "$n" == 50 ]] || die "GET $path returned $n rows, not 50"
-  run_wrk "c${i}_warmup" "$WARMUP" "$WORK/report.lua" "$API$path"
+  env_run "c${i}_warmup" "$WARMUP" "$WORK/report.lua" "$API$path"
   # warm-ups of pathological requests can leave a backlog: let it drain
   sleep 1
-  run_wrk "c$i" "$LIST_DURATION" "$WORK/report.lua" "$API$path"
+  env_run "c$i" "$LIST_DURATION" "$WORK/report.lua" "$API$path"
   log "phase C: GET $path: $W_RPS req/s, p50 $W_P50 ms, p99 $W_P99 ms, $W_BAD errors; CPU per request: server $C_SRV ms, PostgreSQL $C_PG ms; machine busy $C_BUSY%"
   C_RESULTS+=("$label|$kind|$path|$W_RPS|$W_P50|$W_P99|$W_BAD|$C_SRV|$C_PG|$C_BUSY")
   C_ERRORS=$(( ${C_ERRORS:-0} + W_BAD ))
@@ -553,17 +569,21 @@ server_version=$("$BIN" --version 2>/dev/null || echo "prompt-tracker")
 echo
 echo "== load-tracking summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(psql -XAtc 'SHOW server_version' -d postgres | cut -d' ' -f1) $pg_settings, $server_version) =="
 echo
-echo "Phase A/B: $CONNECTIONS connections, $DURATION each"
-printf '| %-58s | %10s | %8s | %8s | %8s | %s\n' "phase" "per second" "p50 ms" "p99 ms" "non-2xx" "target"
-printf '| %-58s | %10s | %8s | %8s | %8s | %s\n' "A tracked calls (POST /api/v1/llm-responses)" "$A_RPS" "$A_P50" "$A_P99" "$A_BAD" "p99 < 20 ms: $(verdict "$A_P99" 20 '<')"
-printf '| %-58s | %10s | %8s | %8s | %8s | %s\n' "B raw inserts (pgbench, 1 response + 1 evaluation per tx)" "$B_TPS" "-" "-" "-" "avg latency $B_LAT ms"
-printf '| %-58s | %10s | %8s | %8s | %8s | %s\n' "tracked / raw" "$RATIO" "" "" "" ">= 0.5: $(verdict "$RATIO" 0.5 '>=')"
+echo "Phase A/B: $CONNECTIONS connections, $DURATION each (CPU: ms per call or transaction over the run's middle; busy: all $(nproc) cores)"
+row() { printf '| %-66s | %8s | %7s | %7s | %7s | %7s | %7s | %4s | %s\n' "$@"; }
+row "phase" "per sec" "p50 ms" "p99 ms" "non-2xx" "srv CPU" "PG CPU" "busy" "target"
+row "A tracked calls (POST /api/v1/llm-responses)" "$A_RPS" "$A_P50" "$A_P99" "$A_BAD" "$A_SRV" "$A_PG" "$A_BUSY%" "p99 < 20 ms: $(verdict "$A_P99" 20 '<')"
+row "A' the same at 1 connection (no queueing)" "$A1_RPS" "$A1_P50" "$A1_P99" "-" "$A1_SRV" "$A1_PG" "$A1_BUSY%" "(for comparison)"
+row "B raw inserts (pgbench: 1 response + 1 evaluation per tx)" "$B_TPS" "-" "-" "0" "-" "$B_PG" "$B_BUSY%" "avg latency $B_LAT ms"
+row "tracked / raw" "$RATIO" "" "" "" "" "" "" ">= 0.5: $(verdict "$RATIO" 0.5 '>=')"
 echo
 echo "Phase C: list endpoints at $C_ROWS LLM responses, $C_EVALS evaluations; $CONNECTIONS connections, $LIST_DURATION each, limit=50"
-printf '| %-62s | %-6s | %8s | %8s | %8s | %s\n' "GET /api/v1/..." "kind" "req/s" "p50 ms" "p99 ms" "p99 < 10 ms"
+row "GET /api/v1/..." "req/s" "p50 ms" "p99 ms" "errors" "srv CPU" "PG CPU" "busy" "p99 < 10 ms"
 for r in "${C_RESULTS[@]}"; do
-  IFS='|' read -r label kind path rps p50 p99 max <<<"$r"
-  printf '| %-62s | %-6s | %8s | %8s | %8s | %s\n' "$label" "$kind" "$rps" "$p50" "$p99" "$(verdict "$p99" 10 '<')"
+  IFS='|' read -r label kind path rps p50 p99 bad srv pgc busy <<<"$r"
+  [[ "$kind" == extra ]] && label="(extra) $label"
+  [[ "$kind" == c1 ]] && label="(compare) $label"
+  row "$label" "$rps" "$p50" "$p99" "$bad" "$srv" "$pgc" "$busy%" "$(verdict "$p99" 10 '<')"
 done
 echo
 echo "Phase A stored $A_ROWS responses + $A_EVALS evaluations for $A_REQ answered requests; phase B $B_TX transactions (pgbench -M $B_MODE); phase C load ${C_LOAD_S}s."

@@ -80,6 +80,7 @@ impl From<dataset_row::Model> for DatasetRowOut {
 #[serde(deny_unknown_fields)]
 pub struct NewDataset {
     /// Unique per version, 1-255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     pub description: Option<String>,
     #[serde(default)]

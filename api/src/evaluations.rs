@@ -184,11 +184,13 @@ pub async fn of_response(
 #[serde(deny_unknown_fields)]
 pub struct ManualEvaluation {
     /// 0-100.
+    #[schema(minimum = 0, maximum = 100)]
     pub score: f64,
     /// Default: unset.
     pub passed: Option<bool>,
     pub feedback: Option<String>,
     /// Recorded as the evaluator key; default `manual`.
+    #[schema(min_length = 1, max_length = 100)]
     pub evaluator_key: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]

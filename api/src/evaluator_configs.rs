@@ -112,8 +112,10 @@ pub struct NewEvaluatorConfig {
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     /// 0-100.
+    #[schema(minimum = 0, maximum = 100)]
     pub threshold: Option<i32>,
     /// 0-999.99 (default 1).
+    #[schema(minimum = 0, maximum = 999.99)]
     pub weight: Option<f64>,
     /// Default 0; lower runs first.
     pub priority: Option<i32>,
@@ -122,6 +124,7 @@ pub struct NewEvaluatorConfig {
     /// Default true.
     pub enabled: Option<bool>,
     pub depends_on: Option<String>,
+    #[schema(minimum = 0, maximum = 100)]
     pub min_dependency_score: Option<i32>,
 }
 
@@ -132,8 +135,9 @@ pub struct EvaluatorConfigPatch {
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     #[serde(default, deserialize_with = "crate::validation::nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
     pub threshold: Option<Option<i32>>,
+    #[schema(minimum = 0, maximum = 999.99)]
     pub weight: Option<f64>,
     pub priority: Option<i32>,
     pub run_mode: Option<RunMode>,
@@ -142,7 +146,7 @@ pub struct EvaluatorConfigPatch {
     #[schema(value_type = Option<String>)]
     pub depends_on: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::validation::nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
     pub min_dependency_score: Option<Option<i32>>,
 }
 

@@ -47,14 +47,19 @@ pub struct TrackRequest {
     pub error_type: Option<String>,
     pub error_message: Option<String>,
     /// Wall time of the call, ms (>= 0).
+    #[schema(minimum = 0)]
     pub response_time_ms: Option<i32>,
     /// Input tokens (>= 0).
+    #[schema(minimum = 0)]
     pub tokens_prompt: Option<i32>,
     /// Output tokens (>= 0).
+    #[schema(minimum = 0)]
     pub tokens_completion: Option<i32>,
     /// Derived as prompt + completion when absent.
+    #[schema(minimum = 0)]
     pub tokens_total: Option<i32>,
     /// USD; computed from the price table when absent (null for unknown models).
+    #[schema(minimum = 0, exclusive_maximum = 10000)]
     pub cost_usd: Option<f64>,
     /// Default: the version's model config (a compound value such as `openai_responses` is split).
     pub provider: Option<String>,

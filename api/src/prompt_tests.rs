@@ -74,6 +74,7 @@ impl From<prompt_test::Model> for PromptTestOut {
 #[serde(deny_unknown_fields)]
 pub struct NewPromptTest {
     /// Unique per version, 1-255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     pub description: Option<String>,
     #[serde(default)]
@@ -87,6 +88,7 @@ pub struct NewPromptTest {
     pub model_config: Option<Value>,
     pub enabled: Option<bool>,
     /// 0-100 (see the test's `pass_threshold`).
+    #[schema(minimum = 0, maximum = 100)]
     pub pass_threshold: Option<i32>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -99,6 +101,7 @@ pub struct NewPromptTest {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptTestPatch {
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::validation::nullable")]
     #[schema(value_type = Option<String>)]
@@ -113,7 +116,7 @@ pub struct PromptTestPatch {
     pub model_config: Option<Value>,
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "crate::validation::nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
     pub pass_threshold: Option<Option<i32>>,
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]

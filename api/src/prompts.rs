@@ -55,8 +55,10 @@ impl From<prompt::Model> for PromptOut {
 #[serde(deny_unknown_fields)]
 pub struct NewPrompt {
     /// Unique, 1-255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// Unique `[a-z0-9_]+` (1-100); derived from the name when absent (`_2`, `_3` on collision).
+    #[schema(pattern = "^[a-z0-9_]{1,100}$")]
     pub slug: Option<String>,
     pub description: Option<String>,
     pub category: Option<String>,
@@ -70,7 +72,9 @@ pub struct NewPrompt {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptPatch {
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
+    #[schema(pattern = "^[a-z0-9_]{1,100}$")]
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "crate::validation::nullable")]
     #[schema(value_type = Option<String>)]
