@@ -354,3 +354,4 @@ mod tests {
         assert_eq!(slugify("a_b"), "a_b");
     }
 }
+
