@@ -1,7 +1,9 @@
 //! The parsers on provider answers taken from the official Python SDKs' sdists
-//! (`anthropic` 2.11.0, `openai` 3.52.0, Apache-2.0): `tests/fixtures/providers/`, whose
-//! `NOTICE.md` says which file of which package each fixture comes from and which of them the
-//! SDK authors recorded from the live API and which they wrote by hand.
+//! (`anthropic` 2.11.0, `openai` 3.52.0, `google-genai` 3.4.0, `google-cloud-aiplatform`
+//! 2.7.0, Apache-2.0): `tests/fixtures/providers/`, whose `NOTICE.md` says which file of which
+//! package each fixture comes from and which of them the SDK authors recorded from the live
+//! API and which they wrote by hand (every Gemini body is hand-written: the Google sdists
+//! ship no recording).
 //!
 //! One test per fixture. Every expected value was read off the fixture and is written out
 //! literally, so a parser that drops a block, a delta or a usage count fails here.
@@ -707,5 +709,212 @@ fn openai_error_500() {
         fixture!("openai/error_500.json"),
         CallError::SERVER_ERROR,
         "openai answered HTTP 500 Internal Server Error: Upstream failure",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Google Gemini `generateContent` (`gemini/`). Neither Google sdist ships a recording of
+// the live API (google-genai keeps its replay files out of the package), so these are the
+// SDK authors' hand-written bodies, and one error they transcribed from the live API; see
+// `NOTICE.md`. None carries a `responseId`.
+
+const GEMINI: ApiType = ApiType::GoogleGemini;
+
+/// What a Gemini fixture must normalise to; `response_id` must come out `None`.
+struct GeminiExpected<'a> {
+    model: Option<&'a str>,
+    text: &'a str,
+    tokens: (Option<i64>, Option<i64>),
+    finish: &'a str,
+    tool_calls: Vec<ToolCall>,
+}
+
+/// A Gemini JSON success body: parsed, and kept as `raw`.
+fn gemini_answer(text: &str, expected: GeminiExpected<'_>) {
+    let body = body(text);
+    let c = parse_response(GEMINI, &body).unwrap();
+    assert_eq!(
+        c,
+        Completion {
+            text: expected.text.into(),
+            tokens_prompt: expected.tokens.0,
+            tokens_completion: expected.tokens.1,
+            response_id: None,
+            model: expected.model.map(Into::into),
+            finish_reason: Some(expected.finish.into()),
+            tool_calls: expected.tool_calls,
+            latency_ms: 0,
+            attempts: 0,
+            raw: body,
+        }
+    );
+}
+
+/// A text answer with citation metadata and no usage (google-genai, hand-written).
+#[test]
+fn gemini_generate_content_text_citation() {
+    gemini_answer(
+        fixture!("gemini/generate_content_text_citation.json"),
+        GeminiExpected {
+            model: Some("gemini-1.5-flash-002@default"),
+            text: "This recipe makes a moist and delicious banana bread!",
+            tokens: (None, None),
+            finish: "STOP",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// Grounding metadata is ignored; thoughts count as output (25 + 15).
+#[test]
+fn gemini_generate_content_text_usage() {
+    gemini_answer(
+        fixture!("gemini/generate_content_text_usage.json"),
+        GeminiExpected {
+            model: None,
+            text: "world!",
+            tokens: (Some(200), Some(40)),
+            finish: "STOP",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// A thought part and a text part: only the text is the answer; output tokens are
+/// `candidatesTokenCount` 50 + `thoughtsTokenCount` 30. `CONTINUATION` (a partial answer
+/// with a `continuationToken`) is passed through verbatim.
+#[test]
+fn gemini_generate_content_thought_continuation() {
+    gemini_answer(
+        fixture!("gemini/generate_content_thought_continuation.json"),
+        GeminiExpected {
+            model: None,
+            text: "Hello ",
+            tokens: (Some(120), Some(80)),
+            finish: "CONTINUATION",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// A function call with nested arguments; the integers the SDK test gave became doubles in
+/// the protobuf `Struct`, and stay doubles here.
+#[test]
+fn gemini_vertex_function_call_nested_args() {
+    gemini_answer(
+        fixture!("gemini/vertex_function_call_nested_args.json"),
+        GeminiExpected {
+            model: None,
+            text: "",
+            tokens: (Some(33), Some(41)),
+            finish: "STOP",
+            tool_calls: vec![ToolCall {
+                id: None,
+                name: "update_weather_data".into(),
+                arguments: json!({
+                    "temperature": 60.0,
+                    "location": "Boston",
+                    "extra_info": {"humidity": 50.0},
+                    "forecasts": [61.0, 62.0]
+                }),
+            }],
+        },
+    );
+}
+
+/// No candidate at all: the prompt was blocked.
+#[test]
+fn gemini_vertex_prompt_blocked_other() {
+    gemini_answer(
+        fixture!("gemini/vertex_prompt_blocked_other.json"),
+        GeminiExpected {
+            model: None,
+            text: "",
+            tokens: (None, None),
+            finish: "blocked: OTHER",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// A candidate stopped by safety, with no content and no usage.
+#[test]
+fn gemini_vertex_candidate_safety() {
+    gemini_answer(
+        fixture!("gemini/vertex_candidate_safety.json"),
+        GeminiExpected {
+            model: None,
+            text: "",
+            tokens: (None, None),
+            finish: "SAFETY",
+            tool_calls: vec![],
+        },
+    );
+}
+
+#[test]
+fn gemini_vertex_max_tokens() {
+    gemini_answer(
+        fixture!("gemini/vertex_max_tokens.json"),
+        GeminiExpected {
+            model: None,
+            text: "The sky appears blue due",
+            tokens: (Some(18), Some(19)),
+            finish: "MAX_TOKENS",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// A candidate blocked after generation (`OTHER`) still carries its text, which is kept.
+#[test]
+fn gemini_vertex_finish_other() {
+    gemini_answer(
+        fixture!("gemini/vertex_finish_other.json"),
+        GeminiExpected {
+            model: None,
+            text: "The sky appears blue due to a phenomenon called Rayleigh scattering.",
+            tokens: (Some(19), Some(25)),
+            finish: "OTHER",
+            tool_calls: vec![],
+        },
+    );
+}
+
+// Gemini error bodies
+
+/// Transcribed from the live API by the SDK authors (a `DebugInfo` detail).
+#[test]
+fn gemini_error_400_multimodal_output_transcribed() {
+    error_answer(
+        GEMINI,
+        400,
+        fixture!("gemini/error_400_multimodal_output_transcribed.json"),
+        CallError::BAD_REQUEST,
+        "google answered HTTP 400 Bad Request: Multi-modal output is not supported. \
+         (INVALID_ARGUMENT)",
+    );
+}
+
+#[test]
+fn gemini_error_429_resource_exhausted() {
+    error_answer(
+        GEMINI,
+        429,
+        fixture!("gemini/error_429_resource_exhausted.json"),
+        CallError::RATE_LIMITED,
+        "google answered HTTP 429 Too Many Requests: Judge model resource exhausted. Please try \
+         again later. (RESOURCE_EXHAUSTED)",
+    );
+}
+
+#[test]
+fn gemini_error_503_unavailable() {
+    error_answer(
+        GEMINI,
+        503,
+        fixture!("gemini/error_503_unavailable.json"),
+        CallError::SERVER_ERROR,
+        "google answered HTTP 503 Service Unavailable: Service unavailable (UNAVAILABLE)",
     );
 }
