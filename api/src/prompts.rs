@@ -354,4 +354,3 @@ mod tests {
         assert_eq!(slugify("a_b"), "a_b");
     }
 }
-
