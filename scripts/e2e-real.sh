@@ -6,7 +6,8 @@
 #      once and cached; ~11 min cold) and checks its three endpoints.
 #   2. Copies two openai/evals datasets out of the PyPI wheel evals==3.0.1.post1 (MIT; the
 #      wheel's LICENSE.md is copied beside them) into /var/cache/prompt-tracker/evals-data/:
-#      crontab (20 samples) and born_first (122 samples), both `Match` evals.
+#      crontab (21 samples: `wc -l` says 20, the last line has no newline) and born_first
+#      (122 samples), both `Match` evals.
 #   3. Creates a fresh PostgreSQL database and starts the service (debug binary) with
 #      OPENAI_BASE_URL and ANTHROPIC_BASE_URL pointing at llama-server (through a small
 #      logging proxy, scripts/llm_log_proxy.py, that records every exchange), one worker and
@@ -147,9 +148,9 @@ EOF
   mv "$DATA_DIR/crontab.jsonl.tmp" "$DATA_DIR/crontab.jsonl"
   mv "$DATA_DIR/born_first.jsonl.tmp" "$DATA_DIR/born_first.jsonl"
 fi
-[[ "$(grep -c . "$DATA_DIR/crontab.jsonl")" == 20 && "$(grep -c . "$DATA_DIR/born_first.jsonl")" == 122 ]] \
-  || die "the datasets in $DATA_DIR do not hold 20 and 122 samples"
-pass_check "datasets in $DATA_DIR (crontab 20, born_first 122 samples, with LICENSE.md)"
+[[ "$(grep -c . "$DATA_DIR/crontab.jsonl")" == 21 && "$(grep -c . "$DATA_DIR/born_first.jsonl")" == 122 ]] \
+  || die "the datasets in $DATA_DIR do not hold 21 and 122 samples"
+pass_check "datasets in $DATA_DIR (crontab 21, born_first 122 samples, with LICENSE.md)"
 
 # --- the model ------------------------------------------------------------------------------
 log "starting llama-server (scripts/local-llm.sh start; builds it first when not cached)"

@@ -256,8 +256,7 @@ cmd_start() {
   mkdir -p "$(dirname "$STATE")"
   local port="${LOCAL_LLM_PORT:-$(free_port)}"
   local url="http://127.0.0.1:$port"
-  local logf="${STATE%.*}.log"
-  [ "$logf" != "$STATE" ] || logf="$STATE.log"
+  local logf="$STATE.log"
   # setsid: its own process group, so the caller's Ctrl-C does not reach it; stop kills it.
   setsid "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" -t 1 -tb 1 -np 1 -c "$CTX" \
     --alias smollm2 --no-webui --no-cache-prompt >"$logf" 2>&1 </dev/null &
