@@ -246,40 +246,55 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# CPU accounting of a run, over its middle (from 1 s after the start to 1 s before the end):
-# machine busy % (all cores), and CPU ms per second of the server process and of the
-# PostgreSQL backends connected to BENCH_DB (the pool's, or pgbench's).
+# CPU accounting of a run, over its middle (from 1 s after the start to 2 s before the end),
+# from /proc: machine busy % (all cores); CPU ms per second of the server process, of the
+# PostgreSQL backends connected to BENCH_DB (the pool's, or pgbench's) and of the load
+# client (wrk or pgbench, found as a grandchild of this script); and `other`: the % of the
+# machine the rest used (other workloads, PostgreSQL's background processes).
 CLK_TCK=$(getconf CLK_TCK)
-cpu_sample() { # prints: total idle server_ticks pid:ticks...
-  local cpu u n s i w q sq st rest server=0 pid f
+ticks() { local f; f=$(cut -d')' -f2- "/proc/$1/stat" 2>/dev/null) && set -- $f && echo $(( ${12} + ${13} )); }
+cpu_sample() { # $1: client command name; prints: total idle server client pid:ticks...
+  local cpu u n s i w q sq st rest server=0 client=0 pid t pp
   read -r cpu u n s i w q sq st rest </proc/stat
-  if [[ -n "$SERVER_PID" && -r "/proc/$SERVER_PID/stat" ]]; then
-    f=$(cut -d')' -f2- "/proc/$SERVER_PID/stat") && set -- $f && server=$(( ${12} + ${13} ))
-  fi
-  printf '%s %s %s' $(( u + n + s + i + w + q + sq + st )) $(( i + w )) "$server"
+  [[ -n "$SERVER_PID" ]] && server=$(ticks "$SERVER_PID" || echo 0)
+  for pid in $(pgrep -x "$1" || true); do
+    pp=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null | awk '{ print $2 }')
+    [[ -n "$pp" && "$(cut -d')' -f2- "/proc/$pp/stat" 2>/dev/null | awk '{ print $2 }')" == "$$" ]] || continue
+    t=$(ticks "$pid") && client=$(( client + t ))
+  done
+  printf '%s %s %s %s' $(( u + n + s + i + w + q + sq + st )) $(( i + w )) "$server" "$client"
   for pid in $(val "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" 2>/dev/null); do
-    f=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null) && set -- $f && printf ' %s:%s' "$pid" $(( ${12} + ${13} ))
+    t=$(ticks "$pid") && printf ' %s:%s' "$pid" "$t"
   done
   echo
 }
-# cpu_window SECONDS OUT: samples at 1 s and at SECONDS-1 s (run it in the background).
+# cpu_window SECONDS OUT CLIENT: samples 1 s after it starts and 2 s before the run ends
+# (run it in the background when the run starts).
 cpu_window() {
-  sleep 1; cpu_sample >"$2.1"; local t1; t1=$(date +%s%N)
-  sleep $(( $1 - 2 )); cpu_sample >"$2.2"; local t2; t2=$(date +%s%N)
+  local t0 t1 t2 left
+  t0=$(date +%s%N)
+  sleep 1; cpu_sample "$3" >"$2.1"; t1=$(date +%s%N)
+  left=$(( t0 + ($1 - 2) * 1000000000 - t1 ))
+  (( left > 0 )) && sleep "$(( left / 1000000 ))e-3"
+  cpu_sample "$3" >"$2.2"; t2=$(date +%s%N)
   awk -v secs="$(( (t2 - t1) / 1000000 ))e-3" -v hz="$CLK_TCK" '
-    NR == 1 { t1 = $1; i1 = $2; s1 = $3; for (k = 4; k <= NF; k++) { split($k, a, ":"); b[a[1]] = a[2] } }
-    NR == 2 { pg = 0; for (k = 4; k <= NF; k++) { split($k, a, ":"); if (a[1] in b) pg += a[2] - b[a[1]] }
-              busy = ($1 - t1) > 0 ? 100 * (1 - ($2 - i1) / ($1 - t1)) : 0
-              printf "%.0f %.0f %.0f\n", busy, 1000 * ($3 - s1) / hz / secs, 1000 * pg / hz / secs }' \
+    NR == 1 { t1 = $1; i1 = $2; s1 = $3; c1 = $4; for (k = 5; k <= NF; k++) { split($k, a, ":"); b[a[1]] = a[2] } }
+    NR == 2 { pg = 0; for (k = 5; k <= NF; k++) { split($k, a, ":"); if (a[1] in b) pg += a[2] - b[a[1]] }
+              dt = $1 - t1; busy = dt - ($2 - i1); srv = $3 - s1; cl = $4 - c1
+              printf "%.0f %.0f %.0f %.0f %.0f\n", (dt > 0 ? 100 * busy / dt : 0),
+                     (dt > 0 ? 100 * (busy - srv - pg - cl) / dt : 0),
+                     1000 * srv / hz / secs, 1000 * pg / hz / secs, 1000 * cl / hz / secs }' \
     "$2.1" "$2.2" >"$2"
 }
-# C_BUSY (%), C_SRV and C_PG (CPU ms per request or transaction) of a run at RATE/s.
+# C_BUSY C_OTHER (% of the machine), C_SRV C_PG C_CLIENT (CPU ms per request or
+# transaction) of a run at RATE/s.
 read_cpu() {
-  local busy srv pg
-  read -r busy srv pg <"$1" || { C_BUSY="?" C_SRV="?" C_PG="?"; return; }
-  C_BUSY=$busy
+  local busy other srv pg cl
+  read -r busy other srv pg cl <"$1" || { C_BUSY="?" C_OTHER="?" C_SRV="?" C_PG="?" C_CLIENT="?"; return; }
+  C_BUSY=$busy C_OTHER=$(( other < 0 ? 0 : other ))
   C_SRV=$(awk -v v="$srv" -v r="$2" 'BEGIN { printf "%.2f", (r > 0 ? v / r : 0) }')
   C_PG=$(awk -v v="$pg" -v r="$2" 'BEGIN { printf "%.2f", (r > 0 ? v / r : 0) }')
+  C_CLIENT=$(awk -v v="$cl" -v r="$2" 'BEGIN { printf "%.2f", (r > 0 ? v / r : 0) }')
 }
 
 # run_wrk LABEL DURATION LUA URL: runs wrk (10 s request timeout), keeps its output in
@@ -288,7 +303,7 @@ read_cpu() {
 run_wrk() {
   local label="$1" dur="$2" lua="$3" url="$4" line secs cpu_pid=""
   secs=$(seconds "$dur")
-  (( secs >= 4 )) && { cpu_window "$secs" "$WORK/$label.cpu" & cpu_pid=$!; }
+  (( secs >= 4 )) && { cpu_window "$secs" "$WORK/$label.cpu" wrk & cpu_pid=$!; }
   timeout $(( secs + 60 )) \
     wrk -t"${WRK_T:-$THREADS}" -c"${WRK_C:-$CONNECTIONS}" -d"$dur" --timeout 10s --latency -s "$lua" "$url" >"$WORK/$label.wrk" 2>&1 \
     || { cat "$WORK/$label.wrk" >&2; die "wrk failed ($label)"; }
@@ -301,7 +316,7 @@ run_wrk() {
   W_P50=$(awk -v v="$p50_us" 'BEGIN { printf "%.2f", v / 1000 }')
   W_P99=$(awk -v v="$p99_us" 'BEGIN { printf "%.2f", v / 1000 }')
   W_MAX=$(awk -v v="$max_us" 'BEGIN { printf "%.2f", v / 1000 }')
-  C_BUSY="-" C_SRV="-" C_PG="-"
+  C_BUSY="-" C_OTHER="-" C_SRV="-" C_PG="-" C_CLIENT="-"
   [[ -n "$cpu_pid" ]] && read_cpu "$WORK/$label.cpu" "$W_RPS"
   server_alive
 }
@@ -380,16 +395,16 @@ max_id_before=$(val "SELECT max(id) FROM prompt_tracker_llm_responses")
 log "phase A: wrk -t$THREADS -c$CONNECTIONS -d$DURATION POST /api/v1/llm-responses"
 run_wrk a "$DURATION" "$WORK/post.lua" "$API/llm-responses"
 A_RPS=$W_RPS A_P50=$W_P50 A_P99=$W_P99 A_MAX=$W_MAX A_REQ=$W_REQ A_BAD=$W_BAD
-A_BUSY=$C_BUSY A_SRV=$C_SRV A_PG=$C_PG
+A_BUSY=$C_BUSY A_SRV=$C_SRV A_PG=$C_PG A_OTHER=$C_OTHER A_CLIENT=$C_CLIENT
 check_leaks "phase A"
 A_ROWS=$(val "SELECT count(*) FROM prompt_tracker_llm_responses WHERE id > $max_id_before")
 A_EVALS=$(val "SELECT count(*) FROM prompt_tracker_evaluations WHERE llm_response_id > $max_id_before")
-log "phase A: $A_RPS req/s, p50 $A_P50 ms, p99 $A_P99 ms, $A_BAD non-2xx/socket errors; $A_ROWS responses and $A_EVALS evaluations stored for $A_REQ requests; CPU per call: server $A_SRV ms, PostgreSQL $A_PG ms; machine busy $A_BUSY%"
+log "phase A: $A_RPS req/s, p50 $A_P50 ms, p99 $A_P99 ms, $A_BAD non-2xx/socket errors; $A_ROWS responses and $A_EVALS evaluations stored for $A_REQ requests; CPU per call: server $A_SRV ms, PostgreSQL $A_PG ms, wrk $A_CLIENT ms; machine busy $A_BUSY% (other $A_OTHER%)"
 [[ "$A_BAD" == 0 ]] || die "phase A: $A_BAD requests failed (see wrk output below)$(echo; cat "$WORK/a.wrk")"
 (( A_ROWS >= A_REQ && A_EVALS == A_ROWS )) || die "phase A: $A_REQ answered requests but $A_ROWS rows / $A_EVALS evaluations stored"
 # The latency floor: the same calls one at a time (no queueing), for comparison.
 WRK_T=1 WRK_C=1 run_wrk a1 5s "$WORK/post.lua" "$API/llm-responses"
-A1_RPS=$W_RPS A1_P50=$W_P50 A1_P99=$W_P99 A1_SRV=$C_SRV A1_PG=$C_PG A1_BUSY=$C_BUSY
+A1_RPS=$W_RPS A1_P50=$W_P50 A1_P99=$W_P99 A1_SRV=$C_SRV A1_PG=$C_PG A1_BUSY=$C_BUSY A1_OTHER=$C_OTHER A1_CLIENT=$C_CLIENT
 check_leaks "phase A, 1 connection"
 log "phase A at 1 connection: $A1_RPS req/s, p50 $A1_P50 ms, p99 $A1_P99 ms"
 
@@ -428,7 +443,7 @@ checkpoint
 b_before=$(val "SELECT count(*) FROM prompt_tracker_llm_responses")
 log "phase B: pgbench -n -M $B_MODE -c$CONNECTIONS -j$THREADS -T$DURATION_S -f insert.sql"
 b_cpu_pid=""
-(( DURATION_S >= 4 )) && { cpu_window "$DURATION_S" "$WORK/b.cpu" & b_cpu_pid=$!; }
+(( DURATION_S >= 4 )) && { cpu_window "$DURATION_S" "$WORK/b.cpu" pgbench & b_cpu_pid=$!; }
 timeout $(( DURATION_S + 120 )) pgbench -n -M "$B_MODE" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION_S" \
   -f "$WORK/insert.sql" "$BENCH_DB" >"$WORK/b.pgbench" 2>&1 \
   || { cat "$WORK/b.pgbench" >&2; die "pgbench failed"; }
@@ -441,10 +456,12 @@ B_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' 
 b_after=$(val "SELECT count(*) FROM prompt_tracker_llm_responses")
 (( b_after - b_before == B_TX )) || die "pgbench reported $B_TX transactions but $(( b_after - b_before )) rows were stored"
 B_TPS=$(printf '%.0f' "$B_TPS")
-B_BUSY="-" B_PG="-"
-if [[ -n "$b_cpu_pid" ]]; then wait "$b_cpu_pid"; read_cpu "$WORK/b.cpu" "$B_TPS"; B_BUSY=$C_BUSY B_PG=$C_PG; fi
+B_BUSY="-" B_PG="-" B_OTHER="-" B_CLIENT="-"
+if [[ -n "$b_cpu_pid" ]]; then
+  wait "$b_cpu_pid"; read_cpu "$WORK/b.cpu" "$B_TPS"; B_BUSY=$C_BUSY B_PG=$C_PG B_OTHER=$C_OTHER B_CLIENT=$C_CLIENT
+fi
 RATIO=$(awk -v a="$A_RPS" -v b="$B_TPS" 'BEGIN { printf "%.2f", a / b }')
-log "phase B: $B_TPS inserts/s (transactions of 1 response + 1 evaluation), latency avg $B_LAT ms; CPU per transaction: PostgreSQL $B_PG ms; machine busy $B_BUSY%; tracked/raw = $RATIO"
+log "phase B: $B_TPS inserts/s (transactions of 1 response + 1 evaluation), latency avg $B_LAT ms; CPU per transaction: PostgreSQL $B_PG ms, pgbench $B_CLIENT ms; machine busy $B_BUSY% (other $B_OTHER%); tracked/raw = $RATIO"
 server_alive
 
 # ---------------------------------------------------------------------------------------
@@ -554,8 +571,8 @@ for probe in "${PROBES[@]}"; do
   # warm-ups of pathological requests can leave a backlog: let it drain
   sleep 1
   env_run "c$i" "$LIST_DURATION" "$WORK/report.lua" "$API$path"
-  log "phase C: GET $path: $W_RPS req/s, p50 $W_P50 ms, p99 $W_P99 ms, $W_BAD errors; CPU per request: server $C_SRV ms, PostgreSQL $C_PG ms; machine busy $C_BUSY%"
-  C_RESULTS+=("$label|$kind|$path|$W_RPS|$W_P50|$W_P99|$W_BAD|$C_SRV|$C_PG|$C_BUSY")
+  log "phase C: GET $path: $W_RPS req/s, p50 $W_P50 ms, p99 $W_P99 ms, $W_BAD errors; CPU per request: server $C_SRV ms, PostgreSQL $C_PG ms, wrk $C_CLIENT ms; machine busy $C_BUSY% (other $C_OTHER%)"
+  C_RESULTS+=("$label|$kind|$path|$W_RPS|$W_P50|$W_P99|$W_BAD|$C_SRV|$C_PG|$C_CLIENT|$C_BUSY|$C_OTHER")
   C_ERRORS=$(( ${C_ERRORS:-0} + W_BAD ))
 done
 check_leaks "phase C"
@@ -569,21 +586,23 @@ server_version=$("$BIN" --version 2>/dev/null || echo "prompt-tracker")
 echo
 echo "== load-tracking summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(psql -XAtc 'SHOW server_version' -d postgres | cut -d' ' -f1) $pg_settings, $server_version) =="
 echo
-echo "Phase A/B: $CONNECTIONS connections, $DURATION each (CPU: ms per call or transaction over the run's middle; busy: all $(nproc) cores)"
-row() { printf '| %-66s | %8s | %7s | %7s | %7s | %7s | %7s | %4s | %s\n' "$@"; }
-row "phase" "per sec" "p50 ms" "p99 ms" "non-2xx" "srv CPU" "PG CPU" "busy" "target"
-row "A tracked calls (POST /api/v1/llm-responses)" "$A_RPS" "$A_P50" "$A_P99" "$A_BAD" "$A_SRV" "$A_PG" "$A_BUSY%" "p99 < 20 ms: $(verdict "$A_P99" 20 '<')"
-row "A' the same at 1 connection (no queueing)" "$A1_RPS" "$A1_P50" "$A1_P99" "-" "$A1_SRV" "$A1_PG" "$A1_BUSY%" "(for comparison)"
-row "B raw inserts (pgbench: 1 response + 1 evaluation per tx)" "$B_TPS" "-" "-" "0" "-" "$B_PG" "$B_BUSY%" "avg latency $B_LAT ms"
-row "tracked / raw" "$RATIO" "" "" "" "" "" "" ">= 0.5: $(verdict "$RATIO" 0.5 '>=')"
+echo "Phase A/B: $CONNECTIONS connections, $DURATION each. CPU: ms per call (per transaction for B) of the server,"
+echo "its PostgreSQL backends and the load client; busy: the whole machine ($(nproc) cores); other: the part used by"
+echo "anything else (other workloads on the machine, PostgreSQL background processes)."
+row() { printf '| %-66s | %7s | %7s | %7s | %7s | %7s | %7s | %7s | %4s | %5s | %s\n' "$@"; }
+row "phase" "per sec" "p50 ms" "p99 ms" "non-2xx" "srv CPU" "PG CPU" "cli CPU" "busy" "other" "target"
+row "A tracked calls (POST /api/v1/llm-responses)" "$A_RPS" "$A_P50" "$A_P99" "$A_BAD" "$A_SRV" "$A_PG" "$A_CLIENT" "$A_BUSY%" "$A_OTHER%" "p99 < 20 ms: $(verdict "$A_P99" 20 '<')"
+row "A' the same at 1 connection (no queueing)" "$A1_RPS" "$A1_P50" "$A1_P99" "-" "$A1_SRV" "$A1_PG" "$A1_CLIENT" "$A1_BUSY%" "$A1_OTHER%" "(for comparison)"
+row "B raw inserts (pgbench: 1 response + 1 evaluation per tx)" "$B_TPS" "-" "-" "0" "-" "$B_PG" "$B_CLIENT" "$B_BUSY%" "$B_OTHER%" "avg latency $B_LAT ms"
+row "tracked / raw" "$RATIO" "" "" "" "" "" "" "" "" ">= 0.5: $(verdict "$RATIO" 0.5 '>=')"
 echo
 echo "Phase C: list endpoints at $C_ROWS LLM responses, $C_EVALS evaluations; $CONNECTIONS connections, $LIST_DURATION each, limit=50"
-row "GET /api/v1/..." "req/s" "p50 ms" "p99 ms" "errors" "srv CPU" "PG CPU" "busy" "p99 < 10 ms"
+row "GET /api/v1/..." "req/s" "p50 ms" "p99 ms" "errors" "srv CPU" "PG CPU" "cli CPU" "busy" "other" "p99 < 10 ms"
 for r in "${C_RESULTS[@]}"; do
-  IFS='|' read -r label kind path rps p50 p99 bad srv pgc busy <<<"$r"
+  IFS='|' read -r label kind path rps p50 p99 bad srv pgc cli busy other <<<"$r"
   [[ "$kind" == extra ]] && label="(extra) $label"
   [[ "$kind" == c1 ]] && label="(compare) $label"
-  row "$label" "$rps" "$p50" "$p99" "$bad" "$srv" "$pgc" "$busy%" "$(verdict "$p99" 10 '<')"
+  row "$label" "$rps" "$p50" "$p99" "$bad" "$srv" "$pgc" "$cli" "$busy%" "$other%" "$(verdict "$p99" 10 '<')"
 done
 echo
 echo "Phase A stored $A_ROWS responses + $A_EVALS evaluations for $A_REQ answered requests; phase B $B_TX transactions (pgbench -M $B_MODE); phase C load ${C_LOAD_S}s."

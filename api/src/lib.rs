@@ -105,14 +105,26 @@ pub fn openapi_yaml() -> anyhow::Result<String> {
 
 /// Opens a connection pool for `database_url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
 ///
-/// SQLite files use WAL journaling, `foreign_keys = ON` and a 5 s busy timeout, so concurrent
+/// The pool holds `PROMPT_TRACKER_DB_POOL_SIZE` connections (default 48 on PostgreSQL, 16 on
+/// SQLite). SQLite files use WAL journaling, `foreign_keys = ON` and a 5 s busy timeout, so concurrent
 /// requests wait for the single writer instead of failing with `database is locked`.
 ///
 /// # Errors
 /// Returns the driver's error when the URL is malformed or the server is unreachable.
 pub async fn connect(database_url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(database_url.to_owned());
+    // Enough connections for concurrent requests plus the job workers (sqlx's default is 10).
+    let pool = std::env::var("PROMPT_TRACKER_DB_POOL_SIZE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(if database_url.starts_with("sqlite") {
+            16
+        } else {
+            48
+        });
     options
+        .max_connections(pool)
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))

@@ -638,10 +638,14 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
     }
 
     // Evaluations of an interrupted earlier attempt are replaced.
-    Evaluation::delete_many()
-        .filter(evaluation::Column::PromptTestRunId.eq(run_id))
-        .exec(db)
-        .await?;
+    // An interrupted earlier attempt (it had already stored the provider answer) may have left
+    // evaluations: they are replaced. A fresh run has none, so no statement is spent on it.
+    if run.llm_response_id.is_some() {
+        Evaluation::delete_many()
+            .filter(evaluation::Column::PromptTestRunId.eq(run_id))
+            .exec(db)
+            .await?;
+    }
     let configs = evaluator_configs::enabled_of(db, Owner::Test(test.id)).await?;
     let mut scored = Vec::new();
     let mut results = Vec::new();
@@ -702,17 +706,36 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
         Verdict::Skipped => (TestRunStatus::Skipped, None),
     };
     let passed_n = scored.iter().filter(|s| s.passed).count() as i32;
-    let mut row: prompt_test_run::ActiveModel = find(db, run_id).await?.into();
-    row.status = Set(status);
-    row.passed = Set(passed);
-    row.passed_evaluators = Set(passed_n);
-    row.failed_evaluators = Set(scored.len() as i32 - passed_n);
-    row.total_evaluators = Set(scored.len() as i32);
-    row.evaluator_results = Set(Value::Array(results));
-    row.execution_time_ms = Set(Some(elapsed_ms(started)));
-    row.cost_usd = Set(cost);
-    row.updated_at = Set(Utc::now().naive_utc());
-    row.update(db).await?;
+    // One UPDATE, without reading the row back first.
+    let total = scored.len() as i32;
+    PromptTestRun::update_many()
+        .col_expr(prompt_test_run::Column::Status, Expr::value(status))
+        .col_expr(prompt_test_run::Column::Passed, Expr::value(passed))
+        .col_expr(
+            prompt_test_run::Column::PassedEvaluators,
+            Expr::value(passed_n),
+        )
+        .col_expr(
+            prompt_test_run::Column::FailedEvaluators,
+            Expr::value(total - passed_n),
+        )
+        .col_expr(prompt_test_run::Column::TotalEvaluators, Expr::value(total))
+        .col_expr(
+            prompt_test_run::Column::EvaluatorResults,
+            Expr::value(Value::Array(results)),
+        )
+        .col_expr(
+            prompt_test_run::Column::ExecutionTimeMs,
+            Expr::value(elapsed_ms(started)),
+        )
+        .col_expr(prompt_test_run::Column::CostUsd, Expr::value(cost))
+        .col_expr(
+            prompt_test_run::Column::UpdatedAt,
+            Expr::value(Utc::now().naive_utc()),
+        )
+        .filter(prompt_test_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@
 //! 10. [`m20261121_000004_create_jobs`]: the durable job queue.
 //! 11. [`m20261121_000005_add_test_run_batches_and_verdicts`]: batches, pass thresholds, run links.
 //! 12. [`m20261121_000006_create_datasets`]: datasets of variable rows.
+//! 13. [`m20261121_000007_add_list_indexes`]: composite indexes for filtered response lists.
 //!
 //! Every `down` restores the previous schema and the previous data. Values that the schema on
 //! one side of a migration cannot hold are parked in [`archive`] and put back when the
@@ -37,6 +38,7 @@ pub mod m20261121_000003_one_active_version_per_prompt;
 pub mod m20261121_000004_create_jobs;
 pub mod m20261121_000005_add_test_run_batches_and_verdicts;
 pub mod m20261121_000006_create_datasets;
+pub mod m20261121_000007_add_list_indexes;
 pub mod support;
 
 /// The migrator of the whole history, in order. Used by the `migration` CLI, by
@@ -59,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_create_jobs::Migration),
             Box::new(m20261121_000005_add_test_run_batches_and_verdicts::Migration),
             Box::new(m20261121_000006_create_datasets::Migration),
+            Box::new(m20261121_000007_add_list_indexes::Migration),
         ]
     }
 }

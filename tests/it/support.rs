@@ -247,12 +247,13 @@ impl TestDb {
             if table == "seaql_migrations" {
                 continue;
             }
-            // Named columns, not `*`: a cached `SELECT *` goes stale when a migration alters the table.
+            // Named columns, not `*` (a cached `SELECT *` goes stale when a migration alters the table),
+            // each with `AS`: without it SQLite leaves the result column's name unspecified.
             let columns = self
                 .columns(&table)
                 .await
                 .iter()
-                .map(|c| format!("\"{c}\""))
+                .map(|c| format!("\"{c}\" AS \"{c}\""))
                 .collect::<Vec<_>>()
                 .join(", ");
             let rows = self
