@@ -49,7 +49,9 @@
 #   LIST_DURATION       each phase C run (default 10s); WARMUP before each run (default 3s)
 #   CONNECTIONS THREADS wrk connections / threads = pgbench clients / threads (16, 2)
 #   N_RESPONSES         stored LLM responses in phase C (default 1000000)
-#   KEEP=1              keep the database and leave the data in place
+#   KEEP=1              keep the database (with its 1,000,000 rows) for EXPLAIN ANALYZE
+#   SERVER_RUST_LOG     the server's RUST_LOG (default warn); its log is shown on failure
+#   BUILD_TIMEOUT       seconds allowed for the cargo build (default 3600)
 #   STEP_TIMEOUT        seconds allowed for any one SQL step (default 900); every wrk and
 #                       pgbench run has a duration, so the script always ends by itself
 #

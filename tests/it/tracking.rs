@@ -376,3 +376,44 @@ db_tests!(
     idempotency_keys_make_retries_safe,
     version_stats_are_computed_in_sql
 );
+
+/// Clients that give up mid-request never leave a connection inside an open transaction:
+/// later writes persist (sqlx 0.9.0 could otherwise keep a cancelled BEGIN open).
+async fn abandoned_requests_lose_no_later_writes(db: TestDb) {
+    let app = spawn_app(&db, None).await;
+    let (_, v) = setup(&app).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(2))
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let client = impatient.clone();
+        let url = format!("{}/api/v1/llm-responses", app.base);
+        tasks.push(tokio::spawn(async move {
+            let _ = client.post(url).json(&json!({"prompt_version_id": v, "variables": {"name": format!("n{i}")}, "response_text": "welcome"})).send().await;
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for i in 0..20 {
+        let p = app
+            .create("/api/v1/prompts", json!({"name": format!("after {i}")}))
+            .await;
+        let got = app.get(&format!("/api/v1/prompts/{}", p["id"])).await;
+        assert_eq!(
+            got.status, 200,
+            "prompt {i} was answered 201 but is not stored"
+        );
+    }
+    if db.is_postgres() {
+        let open = db
+            .count("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'")
+            .await;
+        assert_eq!(open, 0, "a connection was left inside a transaction");
+    }
+}
+
+db_tests!(abandoned_requests_lose_no_later_writes);
