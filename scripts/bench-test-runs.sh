@@ -52,7 +52,8 @@
 #                       10 s, QUIET_WAIT seconds in all for the whole script (default 300), then
 #                       go on anyway; the summary shows the CPU that other processes used
 #                       during each batch (other_cpu_s), i.e. how distorted the figures are
-#   KEEP=1              keep the database (and the server log, printed at the end)
+#   KEEP=1              keep the database and the work directory (server and mock logs,
+#                       request and answer bodies); both are named at the end
 #   RUN_TIMEOUT         seconds allowed for one batch request (default 600, the server's own
 #                       ?wait limit); every step has a timeout, so the script always ends
 #
