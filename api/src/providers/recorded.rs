@@ -1,9 +1,10 @@
 //! The parsers on provider answers taken from the official Python SDKs' sdists
 //! (`anthropic` 2.11.0, `openai` 3.52.0, `google-genai` 3.4.0, `google-cloud-aiplatform`
-//! 2.7.0, Apache-2.0): `tests/fixtures/providers/`, whose `NOTICE.md` says which file of which
-//! package each fixture comes from and which of them the SDK authors recorded from the live
-//! API and which they wrote by hand (every Gemini body is hand-written: the Google sdists
-//! ship no recording).
+//! 2.7.0, Apache-2.0) and, for live Gemini recordings, from the `mirascope` 2.8.2 sdist (MIT):
+//! `tests/fixtures/providers/`, whose `NOTICE.md` says which file of which package each
+//! fixture comes from and which of them were recorded from the live API and which were
+//! written by hand (the Google sdists ship no recording: their Gemini bodies are hand-written;
+//! the `gemini/recorded_*` ones are mirascope's VCR recordings of the live API).
 //!
 //! One test per fixture. Every expected value was read off the fixture and is written out
 //! literally, so a parser that drops a block, a delta or a usage count fails here.
@@ -714,14 +715,17 @@ fn openai_error_500() {
 
 // ---------------------------------------------------------------------------------------
 // Google Gemini `generateContent` (`gemini/`). Neither Google sdist ships a recording of
-// the live API (google-genai keeps its replay files out of the package), so these are the
-// SDK authors' hand-written bodies, and one error they transcribed from the live API; see
-// `NOTICE.md`. None carries a `responseId`.
+// the live API (google-genai keeps its replay files out of the package), so the bodies from
+// them are the SDK authors' hand-written ones, and one error they transcribed from the live
+// API; see `NOTICE.md`. None of these carries a `responseId`. The live recordings
+// (`gemini/recorded_*`, from mirascope) follow them.
 
 const GEMINI: ApiType = ApiType::GoogleGemini;
 
-/// What a Gemini fixture must normalise to; `response_id` must come out `None`.
+/// What a Gemini fixture must normalise to (`id` is the `responseId`, which only the live
+/// recordings carry).
 struct GeminiExpected<'a> {
+    id: Option<&'a str>,
     model: Option<&'a str>,
     text: &'a str,
     tokens: (Option<i64>, Option<i64>),
@@ -739,7 +743,7 @@ fn gemini_answer(text: &str, expected: GeminiExpected<'_>) {
             text: expected.text.into(),
             tokens_prompt: expected.tokens.0,
             tokens_completion: expected.tokens.1,
-            response_id: None,
+            response_id: expected.id.map(Into::into),
             model: expected.model.map(Into::into),
             finish_reason: Some(expected.finish.into()),
             tool_calls: expected.tool_calls,
@@ -756,6 +760,7 @@ fn gemini_generate_content_text_citation() {
     gemini_answer(
         fixture!("gemini/generate_content_text_citation.json"),
         GeminiExpected {
+            id: None,
             model: Some("gemini-1.5-flash-002@default"),
             text: "This recipe makes a moist and delicious banana bread!",
             tokens: (None, None),
@@ -771,6 +776,7 @@ fn gemini_generate_content_text_usage() {
     gemini_answer(
         fixture!("gemini/generate_content_text_usage.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "world!",
             tokens: (Some(200), Some(40)),
@@ -788,6 +794,7 @@ fn gemini_generate_content_thought_continuation() {
     gemini_answer(
         fixture!("gemini/generate_content_thought_continuation.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "Hello ",
             tokens: (Some(120), Some(80)),
@@ -804,6 +811,7 @@ fn gemini_vertex_function_call_nested_args() {
     gemini_answer(
         fixture!("gemini/vertex_function_call_nested_args.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "",
             tokens: (Some(33), Some(41)),
@@ -828,6 +836,7 @@ fn gemini_vertex_prompt_blocked_other() {
     gemini_answer(
         fixture!("gemini/vertex_prompt_blocked_other.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "",
             tokens: (None, None),
@@ -843,6 +852,7 @@ fn gemini_vertex_candidate_safety() {
     gemini_answer(
         fixture!("gemini/vertex_candidate_safety.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "",
             tokens: (None, None),
@@ -857,6 +867,7 @@ fn gemini_vertex_max_tokens() {
     gemini_answer(
         fixture!("gemini/vertex_max_tokens.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "The sky appears blue due",
             tokens: (Some(18), Some(19)),
@@ -872,11 +883,158 @@ fn gemini_vertex_finish_other() {
     gemini_answer(
         fixture!("gemini/vertex_finish_other.json"),
         GeminiExpected {
+            id: None,
             model: None,
             text: "The sky appears blue due to a phenomenon called Rayleigh scattering.",
             tokens: (Some(19), Some(25)),
             finish: "OTHER",
             tool_calls: vec![],
+        },
+    );
+}
+
+// Gemini `generateContent`, live recordings (`gemini/recorded_*.json`): answers of the live
+// Gemini API (`generativelanguage.googleapis.com/v1beta`, gemini-2.5-flash and
+// gemini-3-pro-preview) recorded with VCR.py by the `mirascope` 2.8.2 end-to-end tests
+// (MIT); the bodies are the recorded bytes, un-gzipped. See `NOTICE.md`.
+
+/// A plain text answer; output tokens are `candidatesTokenCount` 77 + `thoughtsTokenCount` 25.
+#[test]
+fn gemini_recorded_text() {
+    gemini_answer(
+        fixture!("gemini/recorded_text.json"),
+        GeminiExpected {
+            id: Some("SJfyaMbrNJKlqtsPvNOW8Ao"),
+            model: Some("gemini-2.5-flash"),
+            text: "To calculate 4200 + 42:\n\n*   **Hundreds, thousands:** 4200\n*   **Tens, \
+                   ones:** 42\n\nAdding them together:\n4200\n+  42\n-----\n4242\n\nSo, 4200 + \
+                   42 = **4242**.",
+            tokens: (Some(13), Some(102)),
+            finish: "STOP",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// Two parallel function calls (the first with a `thoughtSignature`), no text, no call ids;
+/// `finishMessage` is ignored. Output tokens 40 + 76.
+#[test]
+fn gemini_recorded_parallel_function_calls() {
+    gemini_answer(
+        fixture!("gemini/recorded_parallel_function_calls.json"),
+        GeminiExpected {
+            id: Some("AJnyaJv6GPulqtsP5Z6fgAs"),
+            model: Some("gemini-2.5-flash"),
+            text: "",
+            tokens: (Some(70), Some(116)),
+            finish: "STOP",
+            tool_calls: vec![
+                ToolCall {
+                    id: None,
+                    name: "secret_retrieval_tool".into(),
+                    arguments: json!({"password": "mellon"}),
+                },
+                ToolCall {
+                    id: None,
+                    name: "secret_retrieval_tool".into(),
+                    arguments: json!({"password": "radiance"}),
+                },
+            ],
+        },
+    );
+}
+
+/// The answer after the function results: no `thoughtsTokenCount`, so output tokens are
+/// `candidatesTokenCount` alone.
+#[test]
+fn gemini_recorded_text_after_function_results() {
+    gemini_answer(
+        fixture!("gemini/recorded_text_after_function_results.json"),
+        GeminiExpected {
+            id: Some("AZnyaNDpA8mcqtsP7cWI8Qo"),
+            model: Some("gemini-2.5-flash"),
+            text: "The secrets have been retrieved. For the password \"mellon\", the secret is \
+                   \"Welcome to Moria!\". For the password \"radiance\", the secret is \"Life \
+                   before Death\".",
+            tokens: (Some(152), Some(37)),
+            finish: "STOP",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// `maxOutputTokens: 50` spent mostly on thinking: 10 + 38 output tokens, a cut answer.
+#[test]
+fn gemini_recorded_max_tokens() {
+    gemini_answer(
+        fixture!("gemini/recorded_max_tokens.json"),
+        GeminiExpected {
+            id: Some("NpnyaM_eI_iqqtsPybL8oAs"),
+            model: Some("gemini-2.5-flash"),
+            text: "Here is a list of all 50 U",
+            tokens: (Some(9), Some(48)),
+            finish: "MAX_TOKENS",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// A thought summary part (`"thought": true`) and the answer part: only the answer is the
+/// text; output tokens 136 + 1754.
+#[test]
+fn gemini_recorded_thought_and_text() {
+    gemini_answer(
+        fixture!("gemini/recorded_thought_and_text.json"),
+        GeminiExpected {
+            id: Some("gaRgacOXM6znqtsPy9_AmQY"),
+            model: Some("gemini-2.5-flash"),
+            text: "The primes below 400 that contain \"79\" as a substring are:\n\n1.  **79**: \
+                   This is a prime number.\n2.  **179**: This is a prime number.\n3.  **379**: \
+                   This is a prime number.\n\nNumbers like 279 are not prime (279 = 3 * 93).\n\
+                   Numbers of the form 79X (e.g., 791) are all greater than or equal to 790, \
+                   which is not below 400.\n\nTherefore, there are 3 such primes.\n\n3",
+            tokens: (Some(30), Some(1890)),
+            finish: "STOP",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// Grounding with Google Search: `groundingMetadata` is ignored. Input tokens are
+/// `promptTokenCount` (32) alone: the search results' `toolUsePromptTokenCount` (134) is not
+/// counted (`totalTokenCount` 567 = 32 + 77 + 134 + 324). Output tokens 77 + 324.
+#[test]
+fn gemini_recorded_google_search_grounding() {
+    gemini_answer(
+        fixture!("gemini/recorded_google_search_grounding.json"),
+        GeminiExpected {
+            id: Some("ojp5aZbpKMasz7IPvJuwsAc"),
+            model: Some("gemini-2.5-flash"),
+            text: "On January 1, 2026, the CoinDesk Bitcoin Price Index (XBX) traded at \
+                   $88,151.80 at its 4 p.m. ET level.",
+            tokens: (Some(32), Some(401)),
+            finish: "STOP",
+            tool_calls: vec![],
+        },
+    );
+}
+
+/// Gemini 3: a function call with integer arguments, kept as integers. Output tokens 18 + 140.
+#[test]
+fn gemini_recorded_gemini_3_function_call() {
+    gemini_answer(
+        fixture!("gemini/recorded_gemini_3_function_call.json"),
+        GeminiExpected {
+            id: Some("2u1Bad3GJqXnqtsP1dPNyAU"),
+            model: Some("gemini-3-pro-preview"),
+            text: "",
+            tokens: (Some(85), Some(158)),
+            finish: "STOP",
+            tool_calls: vec![ToolCall {
+                id: None,
+                name: "customAdditionImplementation".into(),
+                arguments: json!({"a": 2, "b": 3}),
+            }],
         },
     );
 }
@@ -916,5 +1074,32 @@ fn gemini_error_503_unavailable() {
         fixture!("gemini/error_503_unavailable.json"),
         CallError::SERVER_ERROR,
         "google answered HTTP 503 Service Unavailable: Service unavailable (UNAVAILABLE)",
+    );
+}
+
+/// Recorded: an invalid key is a 400 whose details say `API_KEY_INVALID`.
+#[test]
+fn gemini_recorded_error_400_api_key_invalid() {
+    error_answer(
+        GEMINI,
+        400,
+        fixture!("gemini/recorded_error_400_api_key_invalid.json"),
+        CallError::AUTHENTICATION,
+        "google answered HTTP 400 Bad Request: API key not valid. Please pass a valid API key. \
+         (INVALID_ARGUMENT)",
+    );
+}
+
+/// Recorded: an unknown model.
+#[test]
+fn gemini_recorded_error_404_model_not_found() {
+    error_answer(
+        GEMINI,
+        404,
+        fixture!("gemini/recorded_error_404_model_not_found.json"),
+        CallError::NOT_FOUND,
+        "google answered HTTP 404 Not Found: models/this-model-does-not-exist-12345 is not found \
+         for API version v1beta, or is not supported for generateContent. Call ListModels to see \
+         the list of available models and their supported methods. (NOT_FOUND)",
     );
 }
