@@ -5,6 +5,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY api ./api
 COPY entity ./entity
 COPY migration ./migration
+COPY vendor ./vendor
 COPY src ./src
 RUN cargo build --release --locked -p prompt-tracker -p migration
 

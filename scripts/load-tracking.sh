@@ -513,9 +513,11 @@ SELECT CASE WHEN p = 0 THEN :va
  ORDER BY g;
 INSERT INTO prompt_tracker_evaluations
   (llm_response_id, score, score_min, score_max, evaluator_type, evaluator_id, feedback,
-   metadata, passed, created_at, updated_at, evaluation_context, evaluator_config_id)
+   metadata, passed, created_at, updated_at, evaluation_context, evaluator_config_id,
+   prompt_version_id)
 SELECT r.id, CASE WHEN r.status = 'success' THEN 100 ELSE 0 END, 0, 100, 'keyword', c.id::text,
-       t.feedback, t.metadata, r.status = 'success', r.created_at, r.created_at, 'tracked_call', c.id
+       t.feedback, t.metadata, r.status = 'success', r.created_at, r.created_at, 'tracked_call', c.id,
+       r.prompt_version_id
   FROM prompt_tracker_llm_responses r
   JOIN prompt_tracker_evaluator_configs c
     ON c.configurable_type = 'PromptTracker::PromptVersion' AND c.configurable_id = r.prompt_version_id

@@ -201,12 +201,6 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<DatasetOut> {
     out(db, find(db, id).await?).await
 }
 
-fn check_name(errors: &mut Errors, name: &str) {
-    if name.trim().is_empty() || name.chars().count() > 255 {
-        errors.add("name", "must be 1-255 characters");
-    }
-}
-
 async fn name_taken(
     db: &impl ConnectionTrait,
     version_id: i64,
@@ -230,7 +224,7 @@ pub async fn create(
 ) -> Result<DatasetOut> {
     versions::find(db, version_id).await?;
     let mut errors = Errors::default();
-    check_name(&mut errors, &input.name);
+    errors.check_name("name", &input.name);
     errors.finish().map_err(Error::Validation)?;
     if name_taken(db, version_id, &input.name, None).await? {
         return Err(Error::Conflict(format!(
@@ -287,7 +281,7 @@ pub async fn update(db: &DatabaseConnection, id: i64, patch: DatasetPatch) -> Re
     let current = find(db, id).await?;
     let mut errors = Errors::default();
     if let Some(n) = &patch.name {
-        check_name(&mut errors, n);
+        errors.check_name("name", n);
     }
     errors.finish().map_err(Error::Validation)?;
     if let Some(n) = &patch.name

@@ -7,7 +7,6 @@ use entity::prelude::*;
 use entity::{evaluator_config, llm_response};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -85,6 +84,7 @@ pub async fn run_config(
     let now = Utc::now().naive_utc();
     let row = evaluation::ActiveModel {
         llm_response_id: Set(response.id),
+        prompt_version_id: Set(Some(response.prompt_version_id)),
         score: Set(Decimal::from_f64(outcome.score)
             .unwrap_or_default()
             .round_dp(2)),
@@ -146,15 +146,7 @@ pub async fn list(
         q = q.filter(evaluation::Column::Passed.eq(p));
     }
     if let Some(v) = filter.version_id {
-        q = q.filter(
-            evaluation::Column::LlmResponseId.in_subquery(
-                Query::select()
-                    .column(llm_response::Column::Id)
-                    .from(llm_response::Entity)
-                    .and_where(llm_response::Column::PromptVersionId.eq(v))
-                    .to_owned(),
-            ),
-        );
+        q = q.filter(evaluation::Column::PromptVersionId.eq(v));
     }
     Ok(Page::from_rows(
         q.all(db).await?,
@@ -204,7 +196,7 @@ pub async fn create_manual(
     response_id: i64,
     input: ManualEvaluation,
 ) -> Result<EvaluationOut> {
-    LlmResponse::find_by_id(response_id)
+    let response = LlmResponse::find_by_id(response_id)
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("LLM response", response_id))?;
@@ -220,6 +212,7 @@ pub async fn create_manual(
     let now = Utc::now().naive_utc();
     let row = evaluation::ActiveModel {
         llm_response_id: Set(response_id),
+        prompt_version_id: Set(Some(response.prompt_version_id)),
         score: Set(Decimal::from_f64(input.score)
             .unwrap_or_default()
             .round_dp(2)),

@@ -56,10 +56,8 @@ impl Waker {
     }
 }
 
-/// Stores a job (inside the caller's transaction, so work and job commit together).
-pub async fn enqueue(db: &impl ConnectionTrait, kind: JobKind, payload: Value) -> Result<i64> {
-    let now = Utc::now().naive_utc();
-    let row = job::ActiveModel {
+fn queued(kind: JobKind, payload: Value, now: chrono::NaiveDateTime) -> job::ActiveModel {
+    job::ActiveModel {
         kind: Set(kind),
         payload: Set(payload),
         status: Set(JobStatus::Queued),
@@ -72,8 +70,28 @@ pub async fn enqueue(db: &impl ConnectionTrait, kind: JobKind, payload: Value) -
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    };
+    }
+}
+
+/// Stores a job (inside the caller's transaction, so work and job commit together).
+pub async fn enqueue(db: &impl ConnectionTrait, kind: JobKind, payload: Value) -> Result<i64> {
+    let row = queued(kind, payload, Utc::now().naive_utc());
     Ok(row.insert(db).await?.id)
+}
+
+/// Stores one job per payload with a single multi-row INSERT (inside the caller's
+/// transaction). Keep the batch within the driver's bind-parameter limit (11 per job).
+pub async fn enqueue_many(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    payloads: impl IntoIterator<Item = Value>,
+) -> Result<()> {
+    let now = Utc::now().naive_utc();
+    let rows: Vec<_> = payloads.into_iter().map(|p| queued(kind, p, now)).collect();
+    if !rows.is_empty() {
+        Job::insert_many(rows).exec(db).await?;
+    }
+    Ok(())
 }
 
 fn placeholders(backend: DatabaseBackend) -> [String; 4] {
@@ -87,7 +105,10 @@ fn placeholders(backend: DatabaseBackend) -> [String; 4] {
 }
 
 /// Claims the oldest claimable job for `worker` (queued and due, or running with an expired
-/// lease), or None.
+/// lease), or None: one statement, which returns the claimed row. The partial index on
+/// unfinished jobs (migration `m20261121_000008`) keeps it from walking past finished ones;
+/// the query repeats the index's predicate so that SQLite, which matches it term by term,
+/// uses it too.
 pub async fn claim(
     db: &DatabaseConnection,
     worker: &str,
@@ -105,21 +126,18 @@ pub async fn claim(
     let sql = format!(
         "UPDATE prompt_tracker_jobs SET status = 'running', locked_by = {p1}, locked_until = {p2}, attempts = attempts + 1, updated_at = {p3} \
          WHERE id = (SELECT id FROM prompt_tracker_jobs \
-                     WHERE (status = 'queued' AND run_after <= {p3}) OR (status = 'running' AND locked_until < {p3}) \
+                     WHERE status IN ('queued', 'running') \
+                       AND ((status = 'queued' AND run_after <= {p3}) OR (status = 'running' AND locked_until < {p3})) \
                      ORDER BY id LIMIT 1{lock}) \
-         RETURNING id"
+         RETURNING *"
     );
     let stmt =
         Statement::from_sql_and_values(backend, sql, [worker.into(), until.into(), now.into()]);
-    let Some(row) = db.query_one_raw(stmt).await? else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get_by_index(0)?;
-    Ok(Job::find_by_id(id).one(db).await?)
+    Ok(Job::find().from_raw_sql(stmt).one(db).await?)
 }
 
 async fn update_owned(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     job_id: i64,
     worker: &str,
     set: &str,
@@ -174,8 +192,17 @@ pub async fn renew(
     update_owned(db, job_id, worker, &set, vec![until.into()]).await
 }
 
-/// Marks a job this worker holds as done.
-pub async fn complete(db: &DatabaseConnection, job_id: i64, worker: &str) -> Result<()> {
+/// A job a worker holds while it runs it. Work that ends with a transaction marks the job done
+/// inside it ([`complete`] on the transaction), so the outcome and the job's end commit
+/// together and the worker skips its own `complete`.
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub id: i64,
+    pub worker: &'a str,
+}
+
+/// Marks a job this worker holds as done (on a connection or inside the work's transaction).
+pub async fn complete(db: &impl ConnectionTrait, job_id: i64, worker: &str) -> Result<()> {
     let now = Utc::now().naive_utc();
     let set = format!(
         "status = 'done', locked_until = NULL, {}",
@@ -296,7 +323,7 @@ async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
     let lease = state.job_settings.lease;
     // The lease is renewed from this same task: if the worker dies, renewals stop with it and
     // the lease runs out, so another worker can take the job over.
-    let work = handle(state, &job);
+    let work = handle(state, &job, worker);
     tokio::pin!(work);
     let outcome = loop {
         tokio::select! {
@@ -309,7 +336,8 @@ async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
         }
     };
     let result = match outcome {
-        Ok(()) => complete(&state.db, job.id, worker).await,
+        Ok(true) => Ok(()),
+        Ok(false) => complete(&state.db, job.id, worker).await,
         Err(e) => {
             tracing::warn!(job = job.id, kind = ?job.kind, error = %e, "job attempt failed");
             match fail(&state.db, &job, worker, &e.to_string()).await {
@@ -324,7 +352,8 @@ async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
     }
 }
 
-async fn handle(state: &crate::AppState, job: &job::Model) -> Result<()> {
+/// Runs a job; returns whether the work already marked it done (see [`Held`]).
+async fn handle(state: &crate::AppState, job: &job::Model, worker: &str) -> Result<bool> {
     let id = |key: &str| {
         job.payload
             .get(key)
@@ -332,7 +361,10 @@ async fn handle(state: &crate::AppState, job: &job::Model) -> Result<()> {
             .ok_or_else(|| Error::Internal(format!("job {} has no {key}", job.id)))
     };
     match job.kind {
-        JobKind::TestRun => crate::runner::execute(state, id("run_id")?).await,
+        JobKind::TestRun => {
+            let held = Held { id: job.id, worker };
+            crate::runner::execute(state, id("run_id")?, Some(held)).await
+        }
         JobKind::EvaluateResponse => {
             let configs: Vec<i64> = job
                 .payload
@@ -340,7 +372,9 @@ async fn handle(state: &crate::AppState, job: &job::Model) -> Result<()> {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_i64).collect())
                 .unwrap_or_default();
-            crate::llm_responses::run_async_evaluations(state, id("response_id")?, &configs).await
+            crate::llm_responses::run_async_evaluations(state, id("response_id")?, &configs)
+                .await
+                .map(|()| false)
         }
     }
 }

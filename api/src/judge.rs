@@ -156,6 +156,7 @@ pub async fn evaluate(
     let now = Utc::now().naive_utc();
     let row = evaluation::ActiveModel {
         llm_response_id: Set(response.id),
+        prompt_version_id: Set(Some(response.prompt_version_id)),
         score: Set(Decimal::from_f64(score).unwrap_or_default().round_dp(2)),
         score_min: Set(Decimal::ZERO),
         score_max: Set(Decimal::ONE_HUNDRED),

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use axum::Router;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -106,8 +109,10 @@ pub fn openapi_yaml() -> anyhow::Result<String> {
 /// Opens a connection pool for `database_url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
 ///
 /// The pool holds `PROMPT_TRACKER_DB_POOL_SIZE` connections (default 48 on PostgreSQL, 16 on
-/// SQLite). SQLite files use WAL journaling, `foreign_keys = ON` and a 5 s busy timeout, so concurrent
-/// requests wait for the single writer instead of failing with `database is locked`.
+/// SQLite); a connection idle for 30 s or more is pinged before use, others are not (sqlx's
+/// default pings on every checkout: a round trip per statement). SQLite files use WAL
+/// journaling, `foreign_keys = ON` and a 5 s busy timeout, so concurrent requests wait for the
+/// single writer instead of failing with `database is locked`.
 ///
 /// # Errors
 /// Returns the driver's error when the URL is malformed or the server is unreachable.
@@ -128,12 +133,32 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, sea_orm::
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: one extra round trip per
+        // statement outside a transaction. Only connections idle for 30 s (those a server,
+        // proxy or firewall may have dropped) are checked.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
     Database::connect(options).await
+}
+
+/// Begins a transaction that reads and then writes: `BEGIN IMMEDIATE` on SQLite, so the write
+/// lock is taken (waiting up to the busy timeout) before the first read. A deferred SQLite
+/// transaction that reads first cannot upgrade to a writer once another connection has
+/// committed (`SQLITE_BUSY_SNAPSHOT`, which the busy timeout does not retry; see
+/// <https://www.sqlite.org/isolation.html>). On PostgreSQL a plain `BEGIN`.
+///
+/// # Errors
+/// The driver's error (connection lost, busy timeout exceeded).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Connects to `config.database_url`, applies every pending migration, binds

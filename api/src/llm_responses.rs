@@ -9,13 +9,15 @@ use entity::evaluator_config::RunMode;
 use entity::job::JobKind;
 use entity::llm_response::{self, ResponseStatus};
 use entity::prelude::*;
+use entity::prompt_version::VersionStatus;
 use entity::{idempotency_key, prompt, prompt_version};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,7 +29,7 @@ use crate::evaluator_configs::{self, Owner};
 use crate::pagination::{Page, PageParams, utc};
 use crate::pricing::PriceTable;
 use crate::validation::Errors;
-use crate::{jobs, templates, versions};
+use crate::{jobs, templates};
 
 /// Body of `POST /api/v1/llm-responses`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -158,26 +160,28 @@ pub struct Tracked {
     pub queued: bool,
 }
 
+/// The version a tracked call names and its prompt's id, in one query (version joined to its
+/// prompt). 422 when the version or slug is unknown, or the slug's prompt has no active version.
 async fn resolve_version(
     db: &impl ConnectionTrait,
     req: &TrackRequest,
-) -> Result<(prompt::Model, prompt_version::Model)> {
+) -> Result<(i64, prompt_version::Model)> {
+    let query = PromptVersion::find().find_also_related(Prompt);
     match (&req.prompt_slug, req.prompt_version_id) {
         (None, None) => Err(Error::invalid(
             "prompt_version_id",
             "give prompt_version_id or prompt_slug",
         )),
         (slug, Some(id)) => {
-            let version = PromptVersion::find_by_id(id)
+            let (version, prompt) = query
+                .filter(prompt_version::Column::Id.eq(id))
                 .one(db)
                 .await?
                 .ok_or_else(|| {
                     Error::invalid("prompt_version_id", format!("version {id} does not exist"))
                 })?;
-            let prompt = Prompt::find_by_id(version.prompt_id)
-                .one(db)
-                .await?
-                .ok_or_else(|| Error::Internal(format!("version {id} has no prompt")))?;
+            let prompt =
+                prompt.ok_or_else(|| Error::Internal(format!("version {id} has no prompt")))?;
             if let Some(slug) = slug
                 && &prompt.slug != slug
             {
@@ -186,23 +190,31 @@ async fn resolve_version(
                     format!("version {id} is not a version of prompt {slug:?}"),
                 ));
             }
-            Ok((prompt, version))
+            Ok((prompt.id, version))
         }
         (Some(slug), None) => {
-            let prompt = Prompt::find()
+            let found = query
+                .filter(prompt::Column::Slug.eq(slug.as_str()))
+                .filter(prompt_version::Column::Status.eq(VersionStatus::Active))
+                .one(db)
+                .await?;
+            if let Some((version, Some(prompt))) = found {
+                return Ok((prompt.id, version));
+            }
+            // No active version: say whether the slug itself is unknown.
+            let known = Prompt::find()
                 .filter(prompt::Column::Slug.eq(slug.as_str()))
                 .one(db)
                 .await?
-                .ok_or_else(|| {
-                    Error::invalid("prompt_slug", format!("no prompt has the slug {slug:?}"))
-                })?;
-            let version = versions::active_of(db, &prompt).await?.ok_or_else(|| {
+                .is_some();
+            Err(if known {
                 Error::invalid(
                     "prompt_slug",
                     format!("prompt {slug:?} has no active version; pass prompt_version_id"),
                 )
-            })?;
-            Ok((prompt, version))
+            } else {
+                Error::invalid("prompt_slug", format!("no prompt has the slug {slug:?}"))
+            })
         }
     }
 }
@@ -214,25 +226,74 @@ fn non_negative(errors: &mut Errors, field: &str, v: Option<i32>) {
 }
 
 /// Records a tracked call. See the module docs; `idempotency` is (key, SHA-256 of the body).
+///
+/// Everything happens on one connection, in one transaction ([`crate::begin_write`]): the
+/// replay check, the version and evaluator-config lookups, the response, its `sync`
+/// evaluations, the idempotency record and the async job. Without an `Idempotency-Key` that is
+/// six round trips on PostgreSQL (`BEGIN`, two lookups, two inserts, `COMMIT`). Nothing is
+/// stored when any step fails.
 pub async fn track(
     db: &DatabaseConnection,
     prices: &PriceTable,
     req: TrackRequest,
     idempotency: Option<(String, String)>,
 ) -> Result<Tracked> {
-    if let Some((key, hash)) = &idempotency {
-        if key.is_empty() || key.len() > 255 {
-            return Err(Error::invalid(
-                "Idempotency-Key",
-                "must be 1-255 characters",
-            ));
+    if let Some((key, _)) = &idempotency
+        && (key.is_empty() || key.len() > 255)
+    {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "must be 1-255 characters",
+        ));
+    }
+    let txn = crate::begin_write(db).await?;
+    match track_in(&txn, prices, req, idempotency.as_ref()).await {
+        Ok(tracked) => {
+            txn.commit().await?;
+            Ok(tracked)
         }
-        if let Some(found) = replay(db, key, hash).await? {
-            return Ok(found);
+        Err(TrackError::Failed(e)) => {
+            txn.rollback().await?;
+            Err(e)
+        }
+        Err(TrackError::KeyTaken(e)) => {
+            txn.rollback().await?;
+            // A concurrent request with the same key committed first: answer as it did.
+            if let Some((key, hash)) = &idempotency
+                && let Some(found) = replay(db, key, hash).await?
+            {
+                return Ok(found);
+            }
+            Err(e)
         }
     }
-    let (prompt, version) = resolve_version(db, &req).await?;
+}
 
+/// Why [`track_in`] stopped: `KeyTaken` when inserting the idempotency key hit a concurrent
+/// request's key (the transaction is then aborted; the caller replays outside it).
+enum TrackError {
+    Failed(Error),
+    KeyTaken(Error),
+}
+
+impl<E: Into<Error>> From<E> for TrackError {
+    fn from(e: E) -> Self {
+        TrackError::Failed(e.into())
+    }
+}
+
+async fn track_in(
+    txn: &DatabaseTransaction,
+    prices: &PriceTable,
+    req: TrackRequest,
+    idempotency: Option<&(String, String)>,
+) -> std::result::Result<Tracked, TrackError> {
+    if let Some((key, hash)) = idempotency
+        && let Some(found) = replay(txn, key, hash).await?
+    {
+        return Ok(found);
+    }
+    let (prompt_id, version) = resolve_version(txn, &req).await?;
     let mut errors = Errors::default();
     for (field, v) in [
         ("response_time_ms", req.response_time_ms),
@@ -304,7 +365,7 @@ pub async fn track(
         ),
     };
 
-    let configs = evaluator_configs::enabled_of(db, Owner::Version(version.id)).await?;
+    let configs = evaluator_configs::enabled_of(txn, Owner::Version(version.id)).await?;
     // Remote evaluators (llm_judge) never run inside a request.
     let inline = |c: &entity::evaluator_config::Model| {
         c.run_mode == RunMode::Sync
@@ -312,8 +373,7 @@ pub async fn track(
     };
     let (sync_configs, async_configs): (Vec<_>, Vec<_>) = configs.into_iter().partition(inline);
 
-    let txn = db.begin().await?;
-    if let Some((key, hash)) = &idempotency {
+    if let Some((key, hash)) = idempotency {
         let claim = idempotency_key::ActiveModel {
             idempotency_key: Set(key.clone()),
             request_hash: Set(hash.clone()),
@@ -323,15 +383,13 @@ pub async fn track(
             created_at: Set(Utc::now().naive_utc()),
             ..Default::default()
         };
-        if let Err(e) = claim.insert(&txn).await {
-            txn.rollback().await?;
-            // A concurrent request with the same key committed first: answer as it did.
-            if matches!(Error::from(e.clone()), Error::Conflict(_))
-                && let Some(found) = replay(db, key, hash).await?
-            {
-                return Ok(found);
-            }
-            return Err(e.into());
+        if let Err(e) = claim.insert(txn).await {
+            let e = Error::from(e);
+            return Err(if matches!(e, Error::Conflict(_)) {
+                TrackError::KeyTaken(e)
+            } else {
+                TrackError::Failed(e)
+            });
         }
     }
     let now = Utc::now().naive_utc();
@@ -362,11 +420,11 @@ pub async fn track(
         updated_at: Set(now),
         ..Default::default()
     };
-    let response = row.insert(&txn).await?;
+    let response = row.insert(txn).await?;
     let mut evaluations = Vec::new();
     for config in &sync_configs {
         let e = evaluations::run_config(
-            &txn,
+            txn,
             config,
             &response,
             None,
@@ -376,15 +434,15 @@ pub async fn track(
         .await?;
         evaluations.push(EvaluationOut::from(e));
     }
-    let out = LlmResponseOut::new(response, prompt.id, evaluations);
+    let out = LlmResponseOut::new(response, prompt_id, evaluations);
     let body = serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))?;
-    if let Some((key, _)) = &idempotency {
+    if let Some((key, _)) = idempotency {
         IdempotencyKey::update_many()
             .col_expr(idempotency_key::Column::StatusCode, 201.into())
             .col_expr(idempotency_key::Column::ResponseBody, body.clone().into())
             .col_expr(idempotency_key::Column::LlmResponseId, out.id.into())
             .filter(idempotency_key::Column::IdempotencyKey.eq(key.as_str()))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
     // The async evaluators become a durable job, committed with the response.
@@ -392,13 +450,12 @@ pub async fn track(
     if queued {
         let ids: Vec<i64> = async_configs.iter().map(|c| c.id).collect();
         jobs::enqueue(
-            &txn,
+            txn,
             JobKind::EvaluateResponse,
             jobs::evaluate_payload(out.id, &ids),
         )
         .await?;
     }
-    txn.commit().await?;
     Ok(Tracked {
         status: 201,
         body,
@@ -427,7 +484,7 @@ impl UnwrapPair for Option<(Map<String, Value>, templates::Rendered)> {
 
 /// The stored answer of `key`, if its request completed; 422 when the key was used with a
 /// different body, 409 while the first request is still in flight.
-async fn replay(db: &DatabaseConnection, key: &str, hash: &str) -> Result<Option<Tracked>> {
+async fn replay(db: &impl ConnectionTrait, key: &str, hash: &str) -> Result<Option<Tracked>> {
     let Some(found) = IdempotencyKey::find()
         .filter(idempotency_key::Column::IdempotencyKey.eq(key))
         .one(db)
@@ -538,8 +595,13 @@ pub async fn list(
     page: &PageParams,
 ) -> Result<Page<LlmResponseOut>> {
     let keyset = page.keyset()?;
+    // The prompt id comes from the version, joined for that one column (not its whole row).
     let mut q = LlmResponse::find()
-        .find_also_related(PromptVersion)
+        .column_as(prompt_version::Column::PromptId, "listed_prompt_id")
+        .join(
+            JoinType::InnerJoin,
+            llm_response::Relation::PromptVersion.def(),
+        )
         .order_by_desc(llm_response::Column::Id)
         .limit(keyset.limit + 1);
     if let Some(after) = keyset.after {
@@ -582,29 +644,39 @@ pub async fn list(
     if let Some(until) = f.until {
         q = q.filter(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
-    let rows = q.all(db).await?;
+    let rows = q.into_model::<Listed>().all(db).await?;
     Ok(Page::from_rows(
         rows,
         keyset,
-        |(r, _)| r.id,
-        |(r, v)| {
-            let prompt_id = v.map(|v| v.prompt_id).unwrap_or_default();
-            LlmResponseOut::new(r, prompt_id, Vec::new())
-        },
+        |r| r.response.id,
+        |r| LlmResponseOut::new(r.response, r.listed_prompt_id, Vec::new()),
     ))
+}
+
+/// A listed response and its version's prompt id.
+#[derive(FromQueryResult)]
+struct Listed {
+    #[sea_orm(nested)]
+    response: llm_response::Model,
+    listed_prompt_id: i64,
 }
 
 /// One response with its evaluations. 404 when absent.
 pub async fn get(db: &DatabaseConnection, id: i64) -> Result<LlmResponseOut> {
-    let (response, version) = LlmResponse::find_by_id(id)
-        .find_also_related(PromptVersion)
+    let found = LlmResponse::find_by_id(id)
+        .column_as(prompt_version::Column::PromptId, "listed_prompt_id")
+        .join(
+            JoinType::InnerJoin,
+            llm_response::Relation::PromptVersion.def(),
+        )
+        .into_model::<Listed>()
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("LLM response", id))?;
     let evaluations = evaluations::of_response(db, id).await?;
     Ok(LlmResponseOut::new(
-        response,
-        version.map(|v| v.prompt_id).unwrap_or_default(),
+        found.response,
+        found.listed_prompt_id,
         evaluations,
     ))
 }

@@ -123,12 +123,6 @@ pub struct PromptTestPatch {
     pub metadata: Option<Map<String, Value>>,
 }
 
-fn check_name(errors: &mut Errors, name: &str) {
-    if name.trim().is_empty() || name.chars().count() > 255 {
-        errors.add("name", "must be 1-255 characters");
-    }
-}
-
 fn check_pass_threshold(errors: &mut Errors, t: Option<i32>) {
     if t.is_some_and(|t| !(0..=100).contains(&t)) {
         errors.add("pass_threshold", "must be between 0 and 100");
@@ -167,7 +161,7 @@ pub async fn create(
 ) -> Result<PromptTestOut> {
     let version = versions::find(db, version_id).await?;
     let mut errors = Errors::default();
-    check_name(&mut errors, &input.name);
+    errors.check_name("name", &input.name);
     check_pass_threshold(&mut errors, input.pass_threshold);
     let config = match input.model_config {
         Some(v) => match versions::parse_model_config(Some(v)) {
@@ -238,7 +232,7 @@ pub async fn update(
     let current = find(db, id).await?;
     let mut errors = Errors::default();
     if let Some(name) = &patch.name {
-        check_name(&mut errors, name);
+        errors.check_name("name", name);
     }
     check_pass_threshold(&mut errors, patch.pass_threshold.flatten());
     let config = match patch.model_config {

@@ -95,12 +95,6 @@ pub struct PromptFilter {
     pub archived: Option<bool>,
 }
 
-fn check_name(errors: &mut Errors, name: &str) {
-    if name.trim().is_empty() || name.chars().count() > 255 {
-        errors.add("name", "must be 1-255 characters");
-    }
-}
-
 fn check_slug(errors: &mut Errors, slug: &str) {
     if slug.is_empty()
         || slug.len() > 100
@@ -168,7 +162,7 @@ async fn name_taken<C: ConnectionTrait>(db: &C, name: &str, except: Option<i64>)
 /// Creates a prompt. 422 on invalid fields, 409 when the name or the given slug is taken.
 pub async fn create(db: &DatabaseConnection, input: NewPrompt) -> Result<PromptOut> {
     let mut errors = Errors::default();
-    check_name(&mut errors, &input.name);
+    errors.check_name("name", &input.name);
     if let Some(slug) = &input.slug {
         check_slug(&mut errors, slug);
     }
@@ -266,7 +260,7 @@ pub async fn update(db: &DatabaseConnection, id: i64, patch: PromptPatch) -> Res
     let current = find(db, id).await?;
     let mut errors = Errors::default();
     if let Some(name) = &patch.name {
-        check_name(&mut errors, name);
+        errors.check_name("name", name);
     }
     if let Some(slug) = &patch.slug {
         check_slug(&mut errors, slug);

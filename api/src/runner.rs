@@ -18,7 +18,7 @@ use rust_decimal::prelude::ToPrimitive;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -337,13 +337,19 @@ fn strip_variables(errors: Vec<FieldError>) -> Vec<FieldError> {
         .collect()
 }
 
+/// Rows per multi-row INSERT: 17 columns x 500 stays well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+const INSERT_CHUNK: usize = 500;
+
+/// Stores the batch, its runs and one job per run in one transaction, with multi-row INSERTs
+/// (a 1,000-row batch is 5 statements, not 2,001), then wakes the workers.
 async fn enqueue(
     state: &AppState,
     version_id: i64,
     test_id: Option<i64>,
     planned: Vec<Planned>,
 ) -> Result<StartedRuns> {
-    let txn = state.db.begin().await?;
+    let txn = crate::begin_write(&state.db).await?;
     let now = Utc::now().naive_utc();
     let batch = test_run_batch::ActiveModel {
         prompt_version_id: Set(version_id),
@@ -353,8 +359,9 @@ async fn enqueue(
     }
     .insert(&txn)
     .await?;
-    for p in planned {
-        let run = prompt_test_run::ActiveModel {
+    let mut run_ids = Vec::with_capacity(planned.len());
+    for chunk in planned.chunks(INSERT_CHUNK) {
+        let rows = chunk.iter().map(|p| prompt_test_run::ActiveModel {
             prompt_test_id: Set(p.test.id),
             prompt_version_id: Set(version_id),
             llm_response_id: Set(None),
@@ -372,10 +379,18 @@ async fn enqueue(
             updated_at: Set(now),
             batch_id: Set(Some(batch.id)),
             ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        jobs::enqueue(&txn, JobKind::TestRun, json!({"run_id": run.id})).await?;
+        });
+        run_ids.extend(
+            PromptTestRun::insert_many(rows)
+                .exec_with_returning_keys(&txn)
+                .await?,
+        );
+    }
+    // Jobs in run order, so runs start in the order they were given.
+    run_ids.sort_unstable();
+    for chunk in run_ids.chunks(INSERT_CHUNK) {
+        let payloads = chunk.iter().map(|id| json!({"run_id": id}));
+        jobs::enqueue_many(&txn, JobKind::TestRun, payloads).await?;
     }
     txn.commit().await?;
     state.waker.wake();
@@ -546,21 +561,22 @@ pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> 
     Ok(())
 }
 
-fn is_final(s: TestRunStatus) -> bool {
-    !matches!(s, TestRunStatus::Pending | TestRunStatus::Running)
-}
-
 /// Executes run `run_id` (the `test_run` job). Re-delivery after a worker died is safe: a
 /// final run is left alone, and a provider answer already stored is reused, not paid twice.
-/// Returns Err only for infrastructure failures (the job is then retried).
-pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
+/// Returns Err only for infrastructure failures (the job is then retried); Ok(true) when it
+/// marked `job` done itself, in the transaction that wrote the verdict.
+///
+/// Statements: the run is marked `running` and read back in one `UPDATE ... RETURNING`; the
+/// test and its version are read in one join, then the test's enabled configs. When every
+/// config runs locally (no `llm_judge`), the provider's answer, the evaluations, the verdict
+/// and the end of the job are written in one transaction, so a run is either untouched or
+/// complete. With a
+/// judge, the answer (and its link to the run) is committed first: a judge call can be slow
+/// or fail, and a retry must not pay for the provider call again.
+pub async fn execute(state: &AppState, run_id: i64, job: Option<jobs::Held<'_>>) -> Result<bool> {
     let db = &state.db;
-    let run = find(db, run_id).await?;
-    if is_final(run.status) {
-        return Ok(());
-    }
     let started = Instant::now();
-    PromptTestRun::update_many()
+    let Some(run) = PromptTestRun::update_many()
         .col_expr(
             prompt_test_run::Column::Status,
             Expr::value(TestRunStatus::Running),
@@ -570,10 +586,24 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
             Expr::value(Utc::now().naive_utc()),
         )
         .filter(prompt_test_run::Column::Id.eq(run_id))
-        .exec(db)
-        .await?;
-    let test = prompt_tests::find(db, run.prompt_test_id).await?;
-    let version = versions::find(db, run.prompt_version_id).await?;
+        .filter(
+            prompt_test_run::Column::Status.is_in([TestRunStatus::Pending, TestRunStatus::Running]),
+        )
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        // Final already (or deleted): nothing to do.
+        return Ok(false);
+    };
+    let (test, version) = PromptTest::find_by_id(run.prompt_test_id)
+        .find_also_related(PromptVersion)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("prompt test", run.prompt_test_id))?;
+    let version =
+        version.ok_or_else(|| Error::not_found("prompt version", run.prompt_version_id))?;
     let variables = run
         .metadata
         .get("variables")
@@ -597,36 +627,83 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
                 &format!("rendering failed: {msg}"),
                 started,
                 None,
+                None,
             )
-            .await;
+            .await
+            .map(|()| false);
         }
     };
+    let configs = evaluator_configs::enabled_of(db, Owner::Test(test.id)).await?;
+    let remote = configs
+        .iter()
+        .any(|c| crate::evaluators::get(&c.evaluator_key).is_some_and(|e| e.is_remote()));
 
-    // The provider call, unless an earlier attempt already stored its answer.
-    let response = match run.llm_response_id {
-        Some(id) => LlmResponse::find_by_id(id)
-            .one(db)
-            .await?
-            .ok_or_else(|| Error::Internal(format!("response {id} vanished")))?,
+    match run.llm_response_id {
+        // An interrupted earlier attempt stored the provider's answer (and maybe some
+        // evaluations, which are replaced).
+        Some(id) => {
+            let response = LlmResponse::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("response {id} vanished")))?;
+            Evaluation::delete_many()
+                .filter(evaluation::Column::PromptTestRunId.eq(run_id))
+                .exec(db)
+                .await?;
+            evaluate_and_finish(state, db, &run, &test, &configs, &response, started).await?;
+            Ok(false)
+        }
         None => {
             let parts = PromptParts {
                 system: rendered.system.as_deref(),
                 user: &rendered.user,
             };
             let outcome = state.providers.call(&test.model_config, &parts, None).await;
+            let txn = crate::begin_write(db).await?;
             let response =
-                store_response(state, &run, &test, &rendered, &variables, outcome).await?;
-            PromptTestRun::update_many()
-                .col_expr(
-                    prompt_test_run::Column::LlmResponseId,
-                    Expr::value(response.id),
-                )
-                .filter(prompt_test_run::Column::Id.eq(run_id))
-                .exec(db)
-                .await?;
-            response
+                store_response(&txn, state, &run, &test, &rendered, &variables, outcome).await?;
+            if remote {
+                link_response(&txn, run_id, response.id).await?;
+                txn.commit().await?;
+                evaluate_and_finish(state, db, &run, &test, &configs, &response, started).await?;
+                Ok(false)
+            } else {
+                evaluate_and_finish(state, &txn, &run, &test, &configs, &response, started).await?;
+                if let Some(job) = job {
+                    jobs::complete(&txn, job.id, job.worker).await?;
+                }
+                txn.commit().await?;
+                Ok(job.is_some())
+            }
         }
-    };
+    }
+}
+
+async fn link_response(db: &impl ConnectionTrait, run_id: i64, response_id: i64) -> Result<()> {
+    PromptTestRun::update_many()
+        .col_expr(
+            prompt_test_run::Column::LlmResponseId,
+            Expr::value(response_id),
+        )
+        .filter(prompt_test_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Runs the configs on the stored `response` and writes the run's verdict (or its error) on
+/// `conn`, linking the response to the run. `llm_judge` configs (never present when `conn` is
+/// a transaction: see [`execute`]) call the judge through `state`.
+async fn evaluate_and_finish(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    run: &prompt_test_run::Model,
+    test: &prompt_test::Model,
+    configs: &[entity::evaluator_config::Model],
+    response: &llm_response::Model,
+    started: Instant,
+) -> Result<()> {
+    let run_id = run.id;
     let cost = response.cost_usd;
     if response.status != ResponseStatus::Success {
         let msg = format!(
@@ -634,27 +711,16 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
             response.error_type.as_deref().unwrap_or("error"),
             response.error_message.as_deref().unwrap_or("no message")
         );
-        return finish_error(db, run_id, &msg, started, cost).await;
+        return finish_error(conn, run_id, &msg, started, cost, Some(response.id)).await;
     }
-
-    // Evaluations of an interrupted earlier attempt are replaced.
-    // An interrupted earlier attempt (it had already stored the provider answer) may have left
-    // evaluations: they are replaced. A fresh run has none, so no statement is spent on it.
-    if run.llm_response_id.is_some() {
-        Evaluation::delete_many()
-            .filter(evaluation::Column::PromptTestRunId.eq(run_id))
-            .exec(db)
-            .await?;
-    }
-    let configs = evaluator_configs::enabled_of(db, Owner::Test(test.id)).await?;
     let mut scored = Vec::new();
     let mut results = Vec::new();
-    for config in &configs {
+    for config in configs {
         let outcome = if config.evaluator_key == judge::KEY {
             judge::evaluate(
                 state,
                 config,
-                &response,
+                response,
                 test.expected_output.as_deref(),
                 EvaluationContext::TestRun,
                 Some(run_id),
@@ -662,9 +728,9 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
             .await
         } else {
             evaluations::run_config(
-                db,
+                conn,
                 config,
-                &response,
+                response,
                 test.expected_output.as_deref(),
                 EvaluationContext::TestRun,
                 Some(run_id),
@@ -683,7 +749,7 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
                     config.id,
                     describe(&err)
                 );
-                return finish_error(db, run_id, &msg, started, cost).await;
+                return finish_error(conn, run_id, &msg, started, cost, Some(response.id)).await;
             }
         };
         let weight = config.weight.to_f64().unwrap_or(1.0);
@@ -712,6 +778,10 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
         .col_expr(prompt_test_run::Column::Status, Expr::value(status))
         .col_expr(prompt_test_run::Column::Passed, Expr::value(passed))
         .col_expr(
+            prompt_test_run::Column::LlmResponseId,
+            Expr::value(response.id),
+        )
+        .col_expr(
             prompt_test_run::Column::PassedEvaluators,
             Expr::value(passed_n),
         )
@@ -734,7 +804,7 @@ pub async fn execute(state: &AppState, run_id: i64) -> Result<()> {
             Expr::value(Utc::now().naive_utc()),
         )
         .filter(prompt_test_run::Column::Id.eq(run_id))
-        .exec(db)
+        .exec(conn)
         .await?;
     Ok(())
 }
@@ -754,14 +824,20 @@ fn elapsed_ms(started: Instant) -> i32 {
     i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX)
 }
 
+/// Ends run `run_id` as `error` with `message`, linking its LLM response when there is one.
 async fn finish_error(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     run_id: i64,
     message: &str,
     started: Instant,
     cost: Option<Decimal>,
+    response_id: Option<i64>,
 ) -> Result<()> {
-    PromptTestRun::update_many()
+    let mut update = PromptTestRun::update_many();
+    if let Some(id) = response_id {
+        update = update.col_expr(prompt_test_run::Column::LlmResponseId, Expr::value(id));
+    }
+    update
         .col_expr(
             prompt_test_run::Column::Status,
             Expr::value(TestRunStatus::Error),
@@ -787,6 +863,7 @@ async fn finish_error(
 }
 
 async fn store_response(
+    db: &impl ConnectionTrait,
     state: &AppState,
     run: &prompt_test_run::Model,
     test: &prompt_test::Model,
@@ -856,7 +933,7 @@ async fn store_response(
             }));
         }
     }
-    Ok(row.insert(&state.db).await?)
+    Ok(row.insert(db).await?)
 }
 
 #[cfg(test)]

@@ -47,6 +47,14 @@ impl Errors {
         }
     }
 
+    /// Checks a display name (of a prompt, test or dataset): 1-255 characters, not only
+    /// whitespace (the `name` column is a 255-character string).
+    pub fn check_name(&mut self, field: &str, name: &str) {
+        if name.trim().is_empty() || name.chars().count() > 255 {
+            self.add(field, "must be 1-255 characters");
+        }
+    }
+
     /// `Ok(())` without errors, else all of them.
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
         if self.0.is_empty() {

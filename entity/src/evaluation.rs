@@ -59,6 +59,10 @@ pub struct Model {
     pub evaluator_config_id: Option<i64>,
     /// The test run that made it, for evaluations of test calls.
     pub prompt_test_run_id: Option<i64>,
+    /// The version of the evaluated response (a copy of its `prompt_version_id`, written with
+    /// the evaluation; backfilled by migration `m20261121_000009`), so evaluations filter by
+    /// version through their own `(prompt_version_id, id)` index.
+    pub prompt_version_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

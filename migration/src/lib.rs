@@ -17,6 +17,9 @@
 //! 11. [`m20261121_000005_add_test_run_batches_and_verdicts`]: batches, pass thresholds, run links.
 //! 12. [`m20261121_000006_create_datasets`]: datasets of variable rows.
 //! 13. [`m20261121_000007_add_list_indexes`]: composite indexes for filtered response lists.
+//! 14. [`m20261121_000008_index_unfinished_jobs`]: a partial index that keeps job claims cheap
+//!     (replaces the `(status, run_after, id)` index).
+//! 15. [`m20261121_000009_add_prompt_version_id_to_evaluations`]: evaluations filter by version.
 //!
 //! Every `down` restores the previous schema and the previous data. Values that the schema on
 //! one side of a migration cannot hold are parked in [`archive`] and put back when the
@@ -39,6 +42,8 @@ pub mod m20261121_000004_create_jobs;
 pub mod m20261121_000005_add_test_run_batches_and_verdicts;
 pub mod m20261121_000006_create_datasets;
 pub mod m20261121_000007_add_list_indexes;
+pub mod m20261121_000008_index_unfinished_jobs;
+pub mod m20261121_000009_add_prompt_version_id_to_evaluations;
 pub mod support;
 
 /// The migrator of the whole history, in order. Used by the `migration` CLI, by
@@ -62,6 +67,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_add_test_run_batches_and_verdicts::Migration),
             Box::new(m20261121_000006_create_datasets::Migration),
             Box::new(m20261121_000007_add_list_indexes::Migration),
+            Box::new(m20261121_000008_index_unfinished_jobs::Migration),
+            Box::new(m20261121_000009_add_prompt_version_id_to_evaluations::Migration),
         ]
     }
 }

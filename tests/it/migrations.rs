@@ -335,6 +335,22 @@ async fn check_migrated(db: &TestDb) {
         0
     );
 
+    // Every legacy evaluation learnt its response's version (m20261121_000009).
+    assert!(
+        db.count("SELECT COUNT(*) AS n FROM prompt_tracker_evaluations")
+            .await
+            > 0
+    );
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) AS n FROM prompt_tracker_evaluations e \
+             JOIN prompt_tracker_llm_responses r ON r.id = e.llm_response_id \
+             WHERE e.prompt_version_id IS NULL OR e.prompt_version_id <> r.prompt_version_id"
+        )
+        .await,
+        0
+    );
+
     // Data nobody migrates is untouched.
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM prompt_tracker_prompt_test_runs WHERE status = 'passed' AND llm_response_id = 1").await, 1);
 }

@@ -273,6 +273,7 @@ async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: T
     .expect("response");
     let e = evaluation::ActiveModel {
         llm_response_id: Set(r.id),
+        prompt_version_id: Set(Some(r.prompt_version_id)),
         score: Set(Decimal::new(955, 1)),
         score_min: Set(Decimal::ZERO),
         score_max: Set(Decimal::new(100, 0)),

@@ -251,6 +251,12 @@ async fn tracked_calls_render_cost_and_evaluate(db: TestDb) {
         evals(&format!("version_id={v}&evaluator_key=keyword")).await,
         3
     );
+    // A manual evaluation is found by its response's version too.
+    assert_eq!(
+        evals(&format!("version_id={v}&evaluation_context=manual")).await,
+        1
+    );
+    assert_eq!(evals("version_id=424242").await, 0);
     // "no" and the call without text fail the keyword check.
     assert_eq!(evals("passed=false&evaluator_key=keyword").await, 2);
 }

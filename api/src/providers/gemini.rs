@@ -38,7 +38,9 @@
 //! ```
 //! - The first candidate is the answer: its non-thought `text` parts concatenated, its
 //!   `functionCall` parts as tool calls. Output tokens are `candidatesTokenCount` plus
-//!   `thoughtsTokenCount` (thinking is billed as output).
+//!   `thoughtsTokenCount` (thinking is billed as output); input tokens are
+//!   `promptTokenCount` plus `toolUsePromptTokenCount` (what a tool such as Google Search
+//!   added to the prompt), so input + output = `totalTokenCount`.
 //! - A prompt blocked before any candidate (`promptFeedback.blockReason`) is an empty answer
 //!   with finish reason `blocked: <reason>`.
 //! - Errors: `{"error": {"code", "message", "status": "INVALID_ARGUMENT" | ...,
@@ -244,6 +246,7 @@ struct PromptFeedback {
 #[serde(rename_all = "camelCase")]
 struct Usage {
     prompt_token_count: Option<i64>,
+    tool_use_prompt_token_count: Option<i64>,
     candidates_token_count: Option<i64>,
     thoughts_token_count: Option<i64>,
 }
@@ -261,7 +264,12 @@ pub(crate) fn parse(body: &Value) -> Result<Completion, CallError> {
             },
         );
     let mut result = Completion {
-        tokens_prompt: usage.as_ref().and_then(|u| u.prompt_token_count),
+        tokens_prompt: usage.as_ref().and_then(|u| {
+            match (u.prompt_token_count, u.tool_use_prompt_token_count) {
+                (None, None) => None,
+                (p, t) => Some(p.unwrap_or(0) + t.unwrap_or(0)),
+            }
+        }),
         tokens_completion,
         response_id: response.response_id,
         model: response.model_version,

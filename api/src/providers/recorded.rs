@@ -770,7 +770,8 @@ fn gemini_generate_content_text_citation() {
     );
 }
 
-/// Grounding metadata is ignored; thoughts count as output (25 + 15).
+/// Grounding metadata is ignored; thoughts count as output (25 + 15), tool-use prompt tokens
+/// as input (200 + 5).
 #[test]
 fn gemini_generate_content_text_usage() {
     gemini_answer(
@@ -779,7 +780,7 @@ fn gemini_generate_content_text_usage() {
             id: None,
             model: None,
             text: "world!",
-            tokens: (Some(200), Some(40)),
+            tokens: (Some(205), Some(40)),
             finish: "STOP",
             tool_calls: vec![],
         },
@@ -787,7 +788,8 @@ fn gemini_generate_content_text_usage() {
 }
 
 /// A thought part and a text part: only the text is the answer; output tokens are
-/// `candidatesTokenCount` 50 + `thoughtsTokenCount` 30. `CONTINUATION` (a partial answer
+/// `candidatesTokenCount` 50 + `thoughtsTokenCount` 30, input tokens `promptTokenCount` 120 +
+/// `toolUsePromptTokenCount` 10. `CONTINUATION` (a partial answer
 /// with a `continuationToken`) is passed through verbatim.
 #[test]
 fn gemini_generate_content_thought_continuation() {
@@ -797,7 +799,7 @@ fn gemini_generate_content_thought_continuation() {
             id: None,
             model: None,
             text: "Hello ",
-            tokens: (Some(120), Some(80)),
+            tokens: (Some(130), Some(80)),
             finish: "CONTINUATION",
             tool_calls: vec![],
         },
@@ -1001,8 +1003,8 @@ fn gemini_recorded_thought_and_text() {
 }
 
 /// Grounding with Google Search: `groundingMetadata` is ignored. Input tokens are
-/// `promptTokenCount` (32) alone: the search results' `toolUsePromptTokenCount` (134) is not
-/// counted (`totalTokenCount` 567 = 32 + 77 + 134 + 324). Output tokens 77 + 324.
+/// `promptTokenCount` (32) plus the search results' `toolUsePromptTokenCount` (134); output
+/// tokens 77 + 324 (thinking); together `totalTokenCount` 567.
 #[test]
 fn gemini_recorded_google_search_grounding() {
     gemini_answer(
@@ -1012,7 +1014,7 @@ fn gemini_recorded_google_search_grounding() {
             model: Some("gemini-2.5-flash"),
             text: "On January 1, 2026, the CoinDesk Bitcoin Price Index (XBX) traded at \
                    $88,151.80 at its 4 p.m. ET level.",
-            tokens: (Some(32), Some(401)),
+            tokens: (Some(166), Some(401)),
             finish: "STOP",
             tool_calls: vec![],
         },
