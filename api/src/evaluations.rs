@@ -7,9 +7,10 @@ use entity::prelude::*;
 use entity::{evaluator_config, llm_response};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -127,33 +128,41 @@ pub async fn list(
     page: &PageParams,
 ) -> Result<Page<EvaluationOut>> {
     let keyset = page.keyset()?;
-    let mut q = Evaluation::find()
-        .order_by_desc(evaluation::Column::Id)
-        .limit(keyset.limit + 1);
+    let mut cond = Condition::all();
     if let Some(after) = keyset.after {
-        q = q.filter(evaluation::Column::Id.lt(after));
+        cond = cond.add(evaluation::Column::Id.lt(after));
     }
     if let Some(c) = filter.evaluation_context {
-        q = q.filter(evaluation::Column::EvaluationContext.eq(c));
+        cond = cond.add(evaluation::Column::EvaluationContext.eq(c));
     }
     if let Some(k) = &filter.evaluator_key {
-        q = q.filter(evaluation::Column::EvaluatorType.eq(k.as_str()));
+        cond = cond.add(evaluation::Column::EvaluatorType.eq(k.as_str()));
     }
     if let Some(id) = filter.llm_response_id {
-        q = q.filter(evaluation::Column::LlmResponseId.eq(id));
+        cond = cond.add(evaluation::Column::LlmResponseId.eq(id));
     }
     if let Some(p) = filter.passed {
-        q = q.filter(evaluation::Column::Passed.eq(p));
+        cond = cond.add(evaluation::Column::Passed.eq(p));
     }
     if let Some(v) = filter.version_id {
-        q = q.filter(evaluation::Column::PromptVersionId.eq(v));
+        cond = cond.add(evaluation::Column::PromptVersionId.eq(v));
     }
-    Ok(Page::from_rows(
-        q.all(db).await?,
-        keyset,
-        |r| r.id,
-        EvaluationOut::from,
-    ))
+    // The page's ids first, from an index alone where one fits (see
+    // `llm_responses::page_ids`), then the rows by primary key.
+    let ids = Query::select()
+        .column(evaluation::Column::Id)
+        .from(evaluation::Entity)
+        .cond_where(cond)
+        .order_by(evaluation::Column::Id, sea_orm::Order::Desc)
+        .limit(keyset.limit + 1)
+        .to_owned();
+    let rows = Evaluation::find()
+        .filter(evaluation::Column::Id.in_subquery(ids))
+        .order_by_desc(evaluation::Column::Id)
+        .limit(keyset.limit + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, keyset, |r| r.id, EvaluationOut::from))
 }
 
 /// The evaluations of one response, oldest first.
