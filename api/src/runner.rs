@@ -201,9 +201,10 @@ struct Planned {
 }
 
 /// Validates and enqueues the runs of one test: one per row, or one with the given or the
-/// test's variables. 422 (before anything is stored) for missing required variables, an
-/// unusable model config or missing provider credentials.
-pub async fn start_test(state: &AppState, test_id: i64, req: RunRequest) -> Result<StartedRuns> {
+/// test's variables; returns the batch id ([`started`] reads the batch and its runs). 422
+/// (before anything is stored) for missing required variables, an unusable model config or
+/// missing provider credentials.
+pub async fn start_test(state: &AppState, test_id: i64, req: RunRequest) -> Result<i64> {
     let test = prompt_tests::find(&state.db, test_id).await?;
     let version = versions::find(&state.db, test.prompt_version_id).await?;
     let mut errors = Errors::default();
@@ -284,8 +285,8 @@ pub async fn start_test(state: &AppState, test_id: i64, req: RunRequest) -> Resu
 
 /// Validates and enqueues one run of every enabled test of a version (with each test's
 /// `template_variables`). 422 when the version has no enabled test, or for any test whose
-/// variables or model config cannot run (field `tests[<id>]....`).
-pub async fn start_version(state: &AppState, version_id: i64) -> Result<StartedRuns> {
+/// variables or model config cannot run (field `tests[<id>]....`). Returns the batch id.
+pub async fn start_version(state: &AppState, version_id: i64) -> Result<i64> {
     let version = versions::find(&state.db, version_id).await?;
     let tests = PromptTest::find()
         .filter(prompt_test::Column::PromptVersionId.eq(version_id))
@@ -342,13 +343,14 @@ fn strip_variables(errors: Vec<FieldError>) -> Vec<FieldError> {
 const INSERT_CHUNK: usize = 500;
 
 /// Stores the batch, its runs and one job per run in one transaction, with multi-row INSERTs
-/// (a 1,000-row batch is 5 statements, not 2,001), then wakes the workers.
+/// (a 1,000-row batch is 5 statements, not 2,001), then wakes the workers. Returns the batch
+/// id: a caller that waits for the batch reads it once, at the end.
 async fn enqueue(
     state: &AppState,
     version_id: i64,
     test_id: Option<i64>,
     planned: Vec<Planned>,
-) -> Result<StartedRuns> {
+) -> Result<i64> {
     let txn = crate::begin_write(&state.db).await?;
     let now = Utc::now().naive_utc();
     let batch = test_run_batch::ActiveModel {
@@ -394,7 +396,7 @@ async fn enqueue(
     }
     txn.commit().await?;
     state.waker.wake();
-    started(&state.db, batch.id).await
+    Ok(batch.id)
 }
 
 /// The batch and its runs.

@@ -123,6 +123,25 @@ pub fn get(key: &str) -> Option<&'static dyn Evaluator> {
     REGISTRY.iter().copied().find(|e| e.key() == key)
 }
 
+/// Each evaluator's config schema and its compiled validator, in [`REGISTRY`] order, built once:
+/// compiling a schema (which also checks it against the draft 2020-12 meta-schema) costs more
+/// than validating a config with it, and every evaluation validates its config.
+struct CompiledSchema {
+    schema: Value,
+    validator: std::result::Result<jsonschema::Validator, String>,
+}
+
+static SCHEMAS: std::sync::LazyLock<Vec<CompiledSchema>> = std::sync::LazyLock::new(|| {
+    REGISTRY
+        .iter()
+        .map(|e| {
+            let schema = e.config_schema();
+            let validator = jsonschema::draft202012::new(&schema).map_err(|e| e.to_string());
+            CompiledSchema { schema, validator }
+        })
+        .collect()
+});
+
 /// Validates `config` (must be a JSON object; `null` means `{}`) against the evaluator's schema
 /// with the `jsonschema` crate (draft 2020-12), runs the evaluator's semantic checks
 /// ([`Evaluator::check_config`]) and returns the config with the schema's top-level defaults
@@ -132,7 +151,7 @@ pub fn get(key: &str) -> Option<&'static dyn Evaluator> {
 /// array items as `[i]`, e.g. `config.patterns[1]`), with a human-readable message; an unknown
 /// key gives a single `FieldError { field: "evaluator_key", .. }` listing the valid keys.
 pub fn validate_config(key: &str, config: &Value) -> Result<Value, Vec<FieldError>> {
-    let Some(evaluator) = get(key) else {
+    let Some(index) = REGISTRY.iter().position(|e| e.key() == key) else {
         let valid: Vec<&str> = REGISTRY.iter().map(|e| e.key()).collect();
         return Err(vec![FieldError::new(
             "evaluator_key",
@@ -147,8 +166,9 @@ pub fn validate_config(key: &str, config: &Value) -> Result<Value, Vec<FieldErro
         Value::Object(_) => config.clone(),
         _ => return Err(vec![FieldError::new("config", "must be a JSON object")]),
     };
-    let schema = evaluator.config_schema();
-    let validator = match jsonschema::draft202012::new(&schema) {
+    let evaluator = REGISTRY[index];
+    let CompiledSchema { schema, validator } = &SCHEMAS[index];
+    let validator = match validator {
         Ok(v) => v,
         Err(e) => {
             return Err(vec![FieldError::new(
@@ -157,11 +177,11 @@ pub fn validate_config(key: &str, config: &Value) -> Result<Value, Vec<FieldErro
             )]);
         }
     };
-    let errors = schema_errors(&validator, &config, "config", &schema);
+    let errors = schema_errors(validator, &config, "config", schema);
     if !errors.is_empty() {
         return Err(errors);
     }
-    let config = with_defaults(&schema, config);
+    let config = with_defaults(schema, config);
     let errors = evaluator.check_config(&config);
     if errors.is_empty() {
         Ok(config)

@@ -35,16 +35,19 @@ pub struct WaitParams {
 
 async fn answer(
     state: &AppState,
-    started: StartedRuns,
+    batch_id: i64,
     wait: bool,
 ) -> Result<(StatusCode, axum::Json<StartedRuns>)> {
     if wait {
         Ok((
             StatusCode::OK,
-            axum::Json(runner::wait(state, started.batch_id, WAIT_TIMEOUT).await?),
+            axum::Json(runner::wait(state, batch_id, WAIT_TIMEOUT).await?),
         ))
     } else {
-        Ok((StatusCode::ACCEPTED, axum::Json(started)))
+        Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(runner::started(&state.db, batch_id).await?),
+        ))
     }
 }
 
@@ -68,8 +71,8 @@ async fn run_test(
     ApiQuery(w): ApiQuery<WaitParams>,
     ApiJson(req): ApiJson<RunRequest>,
 ) -> Result<(StatusCode, axum::Json<StartedRuns>)> {
-    let started = runner::start_test(&state, id, req).await?;
-    answer(&state, started, w.wait.unwrap_or(false)).await
+    let batch_id = runner::start_test(&state, id, req).await?;
+    answer(&state, batch_id, w.wait.unwrap_or(false)).await
 }
 
 /// Run every enabled test of a version.
@@ -88,8 +91,8 @@ async fn run_version(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(w): ApiQuery<WaitParams>,
 ) -> Result<(StatusCode, axum::Json<StartedRuns>)> {
-    let started = runner::start_version(&state, id).await?;
-    answer(&state, started, w.wait.unwrap_or(false)).await
+    let batch_id = runner::start_version(&state, id).await?;
+    answer(&state, batch_id, w.wait.unwrap_or(false)).await
 }
 
 /// Read a test run.
