@@ -363,7 +363,8 @@ async fn handle(state: &crate::AppState, job: &job::Model, worker: &str) -> Resu
     match job.kind {
         JobKind::TestRun => {
             let held = Held { id: job.id, worker };
-            crate::runner::execute(state, id("run_id")?, Some(held)).await
+            let test = job.payload.get("test_id").and_then(Value::as_i64);
+            crate::runner::execute(state, id("run_id")?, test, Some(held)).await
         }
         JobKind::EvaluateResponse => {
             let configs: Vec<i64> = job

@@ -384,14 +384,19 @@ async fn enqueue(
         });
         run_ids.extend(
             PromptTestRun::insert_many(rows)
-                .exec_with_returning_keys(&txn)
-                .await?,
+                .exec_with_returning(&txn)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r.prompt_test_id)),
         );
     }
-    // Jobs in run order, so runs start in the order they were given.
+    // Jobs in run order, so runs start in the order they were given; the test id lets the
+    // worker read the test while it marks the run (see [`execute`]).
     run_ids.sort_unstable();
     for chunk in run_ids.chunks(INSERT_CHUNK) {
-        let payloads = chunk.iter().map(|id| json!({"run_id": id}));
+        let payloads = chunk
+            .iter()
+            .map(|(run, test)| json!({"run_id": run, "test_id": test}));
         jobs::enqueue_many(&txn, JobKind::TestRun, payloads).await?;
     }
     txn.commit().await?;
@@ -569,43 +574,38 @@ pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> 
 /// marked `job` done itself, in the transaction that wrote the verdict.
 ///
 /// Statements: the run is marked `running` and read back in one `UPDATE ... RETURNING`; the
-/// test and its version are read in one join, then the test's enabled configs. When every
+/// test and its version are read in one join, and the test's enabled configs, all three at
+/// once when the job names the test (`test_hint`, from the job's payload). When every
 /// config runs locally (no `llm_judge`), the provider's answer, the evaluations, the verdict
 /// and the end of the job are written in one transaction, so a run is either untouched or
 /// complete. With a
 /// judge, the answer (and its link to the run) is committed first: a judge call can be slow
 /// or fail, and a retry must not pay for the provider call again.
-pub async fn execute(state: &AppState, run_id: i64, job: Option<jobs::Held<'_>>) -> Result<bool> {
+pub async fn execute(
+    state: &AppState,
+    run_id: i64,
+    test_hint: Option<i64>,
+    job: Option<jobs::Held<'_>>,
+) -> Result<bool> {
     let db = &state.db;
     let started = Instant::now();
-    let Some(run) = PromptTestRun::update_many()
-        .col_expr(
-            prompt_test_run::Column::Status,
-            Expr::value(TestRunStatus::Running),
-        )
-        .col_expr(
-            prompt_test_run::Column::UpdatedAt,
-            Expr::value(Utc::now().naive_utc()),
-        )
-        .filter(prompt_test_run::Column::Id.eq(run_id))
-        .filter(
-            prompt_test_run::Column::Status.is_in([TestRunStatus::Pending, TestRunStatus::Running]),
-        )
-        .exec_with_returning(db)
-        .await?
-        .into_iter()
-        .next()
-    else {
+    // When the job names the test, marking the run and reading its test run at once (on
+    // separate pool connections): one round trip before the provider call instead of three.
+    let (run, loaded) = match test_hint {
+        Some(test_id) => {
+            let (run, loaded) = tokio::try_join!(mark_running(db, run_id), load_test(db, test_id))?;
+            (run, Some(loaded))
+        }
+        None => (mark_running(db, run_id).await?, None),
+    };
+    let Some(run) = run else {
         // Final already (or deleted): nothing to do.
         return Ok(false);
     };
-    let (test, version) = PromptTest::find_by_id(run.prompt_test_id)
-        .find_also_related(PromptVersion)
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("prompt test", run.prompt_test_id))?;
-    let version =
-        version.ok_or_else(|| Error::not_found("prompt version", run.prompt_version_id))?;
+    let (test, version, configs) = match loaded {
+        Some(loaded) if loaded.0.id == run.prompt_test_id => loaded,
+        _ => load_test(db, run.prompt_test_id).await?,
+    };
     let variables = run
         .metadata
         .get("variables")
@@ -635,7 +635,6 @@ pub async fn execute(state: &AppState, run_id: i64, job: Option<jobs::Held<'_>>)
             .map(|()| false);
         }
     };
-    let configs = evaluator_configs::enabled_of(db, Owner::Test(test.id)).await?;
     let remote = configs
         .iter()
         .any(|c| crate::evaluators::get(&c.evaluator_key).is_some_and(|e| e.is_remote()));
@@ -679,6 +678,55 @@ pub async fn execute(state: &AppState, run_id: i64, job: Option<jobs::Held<'_>>)
             }
         }
     }
+}
+
+/// Marks run `run_id` running unless it is final, and returns it (None: final or absent).
+async fn mark_running(
+    db: &DatabaseConnection,
+    run_id: i64,
+) -> Result<Option<prompt_test_run::Model>> {
+    Ok(PromptTestRun::update_many()
+        .col_expr(
+            prompt_test_run::Column::Status,
+            Expr::value(TestRunStatus::Running),
+        )
+        .col_expr(
+            prompt_test_run::Column::UpdatedAt,
+            Expr::value(Utc::now().naive_utc()),
+        )
+        .filter(prompt_test_run::Column::Id.eq(run_id))
+        .filter(
+            prompt_test_run::Column::Status.is_in([TestRunStatus::Pending, TestRunStatus::Running]),
+        )
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// A test, its version and its enabled evaluator configs (priority order), read at once.
+async fn load_test(
+    db: &DatabaseConnection,
+    test_id: i64,
+) -> Result<(
+    prompt_test::Model,
+    entity::prompt_version::Model,
+    Vec<entity::evaluator_config::Model>,
+)> {
+    let (found, configs) = tokio::try_join!(
+        async {
+            PromptTest::find_by_id(test_id)
+                .find_also_related(PromptVersion)
+                .one(db)
+                .await
+                .map_err(Error::from)
+        },
+        evaluator_configs::enabled_of(db, Owner::Test(test_id)),
+    )?;
+    let (test, version) = found.ok_or_else(|| Error::not_found("prompt test", test_id))?;
+    let version =
+        version.ok_or_else(|| Error::not_found("prompt version", test.prompt_version_id))?;
+    Ok((test, version, configs))
 }
 
 async fn link_response(db: &impl ConnectionTrait, run_id: i64, response_id: i64) -> Result<()> {
