@@ -547,14 +547,14 @@ pub async fn list(
     ))
 }
 
-/// Ends a run as `error` with `message` unless it is already final.
-pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> Result<()> {
+/// An UPDATE setting run `run_id`'s `status` (and `updated_at`) that leaves a final run alone:
+/// it only matches while the run is `pending` or `running`.
+fn set_status_unless_final(
+    run_id: i64,
+    status: TestRunStatus,
+) -> sea_orm::UpdateMany<PromptTestRun> {
     PromptTestRun::update_many()
-        .col_expr(
-            prompt_test_run::Column::Status,
-            Expr::value(TestRunStatus::Error),
-        )
-        .col_expr(prompt_test_run::Column::ErrorMessage, Expr::value(message))
+        .col_expr(prompt_test_run::Column::Status, Expr::value(status))
         .col_expr(
             prompt_test_run::Column::UpdatedAt,
             Expr::value(Utc::now().naive_utc()),
@@ -563,6 +563,12 @@ pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> 
         .filter(
             prompt_test_run::Column::Status.is_in([TestRunStatus::Pending, TestRunStatus::Running]),
         )
+}
+
+/// Ends a run as `error` with `message` unless it is already final.
+pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> Result<()> {
+    set_status_unless_final(run_id, TestRunStatus::Error)
+        .col_expr(prompt_test_run::Column::ErrorMessage, Expr::value(message))
         .exec(db)
         .await?;
     Ok(())
@@ -685,19 +691,7 @@ async fn mark_running(
     db: &DatabaseConnection,
     run_id: i64,
 ) -> Result<Option<prompt_test_run::Model>> {
-    Ok(PromptTestRun::update_many()
-        .col_expr(
-            prompt_test_run::Column::Status,
-            Expr::value(TestRunStatus::Running),
-        )
-        .col_expr(
-            prompt_test_run::Column::UpdatedAt,
-            Expr::value(Utc::now().naive_utc()),
-        )
-        .filter(prompt_test_run::Column::Id.eq(run_id))
-        .filter(
-            prompt_test_run::Column::Status.is_in([TestRunStatus::Pending, TestRunStatus::Running]),
-        )
+    Ok(set_status_unless_final(run_id, TestRunStatus::Running)
         .exec_with_returning(db)
         .await?
         .into_iter()
