@@ -175,17 +175,25 @@ async fn out(db: &impl ConnectionTrait, m: dataset::Model) -> Result<DatasetOut>
         .filter(dataset_row::Column::DatasetId.eq(m.id))
         .count(db)
         .await?;
-    Ok(DatasetOut {
+    Ok(to_out(m, version.variables_schema.0, row_count))
+}
+
+fn to_out(
+    m: dataset::Model,
+    schema: Vec<entity::VariableDefinition>,
+    row_count: u64,
+) -> DatasetOut {
+    DatasetOut {
         id: m.id,
         prompt_version_id: m.prompt_version_id,
         name: m.name,
         description: m.description,
-        schema: version.variables_schema.0,
+        schema,
         row_count,
         metadata: m.metadata,
         created_at: utc(m.created_at),
         updated_at: utc(m.updated_at),
-    })
+    }
 }
 
 /// Reads one dataset. 404 when absent.
@@ -253,7 +261,7 @@ pub async fn list(
     version_id: i64,
     page: &PageParams,
 ) -> Result<Page<DatasetOut>> {
-    versions::find(db, version_id).await?;
+    let version = versions::find(db, version_id).await?;
     let keyset = page.keyset()?;
     let mut q = Dataset::find()
         .filter(dataset::Column::PromptVersionId.eq(version_id))
@@ -263,17 +271,28 @@ pub async fn list(
         q = q.filter(dataset::Column::Id.gt(after));
     }
     let rows = q.all(db).await?;
-    let more = rows.len() as u64 > keyset.limit;
-    let mut data = Vec::new();
-    for m in rows.into_iter().take(keyset.limit as usize) {
-        data.push(out(db, m).await?);
-    }
-    let next_cursor = if more {
-        data.last().map(|d| crate::pagination::encode(d.id))
-    } else {
-        None
-    };
-    Ok(Page { data, next_cursor })
+    // Every dataset's row count in one grouped query (not one count per dataset).
+    let counts: std::collections::HashMap<i64, i64> = DatasetRow::find()
+        .select_only()
+        .column(dataset_row::Column::DatasetId)
+        .column_as(dataset_row::Column::Id.count(), "n")
+        .filter(dataset_row::Column::DatasetId.is_in(rows.iter().map(|d| d.id)))
+        .group_by(dataset_row::Column::DatasetId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let schema = version.variables_schema.0;
+    Ok(Page::from_rows(
+        rows,
+        keyset,
+        |d| d.id,
+        |d| {
+            let n = counts.get(&d.id).copied().unwrap_or(0);
+            to_out(d, schema.clone(), u64::try_from(n).unwrap_or(0))
+        },
+    ))
 }
 
 /// Renames or describes a dataset.
@@ -475,7 +494,7 @@ where
 {
     let d = find(db, dataset_id).await?;
     let version = versions::find(db, d.prompt_version_id).await?;
-    let txn = db.begin().await?;
+    let txn = crate::begin_write(db).await?;
     let mut imp = Importer {
         schema: version.variables_schema,
         dataset_id,

@@ -7,7 +7,6 @@ use entity::prelude::*;
 use entity::{evaluator_config, llm_response};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -19,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{Error, Result};
 use crate::evaluator_configs;
 use crate::evaluators::{self, EvaluationInput};
-use crate::pagination::{Page, PageParams, utc};
+use crate::pagination::{Page, PageParams, newest_ids, utc};
 use crate::validation::Errors;
 
 /// An evaluation as the API returns it.
@@ -147,15 +146,8 @@ pub async fn list(
     if let Some(v) = filter.version_id {
         cond = cond.add(evaluation::Column::PromptVersionId.eq(v));
     }
-    // The page's ids first, from an index alone where one fits (see
-    // `llm_responses::page_ids`), then the rows by primary key.
-    let ids = Query::select()
-        .column(evaluation::Column::Id)
-        .from(evaluation::Entity)
-        .cond_where(cond)
-        .order_by(evaluation::Column::Id, sea_orm::Order::Desc)
-        .limit(keyset.limit + 1)
-        .to_owned();
+    // The page's ids first, from an index alone where one fits, then the rows by primary key.
+    let ids = newest_ids::<Evaluation>(evaluation::Column::Id, cond, keyset.limit + 1);
     let rows = Evaluation::find()
         .filter(evaluation::Column::Id.in_subquery(ids))
         .order_by_desc(evaluation::Column::Id)

@@ -26,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
 use crate::evaluator_configs::{self, Owner};
-use crate::pagination::{Page, PageParams, utc};
+use crate::pagination::{Page, PageParams, newest_ids, utc};
 use crate::pricing::PriceTable;
 use crate::validation::Errors;
 use crate::{jobs, templates};
@@ -636,13 +636,14 @@ pub async fn list(
     if let Some(until) = f.until {
         cond = cond.add(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
-    let rows = LlmResponse::find()
-        .column_as(prompt_version::Column::PromptId, "listed_prompt_id")
-        .join(
-            JoinType::InnerJoin,
-            llm_response::Relation::PromptVersion.def(),
+    let rows = with_prompt_id(LlmResponse::find())
+        .filter(
+            llm_response::Column::Id.in_subquery(newest_ids::<LlmResponse>(
+                llm_response::Column::Id,
+                cond,
+                keyset.limit + 1,
+            )),
         )
-        .filter(llm_response::Column::Id.in_subquery(page_ids(cond, keyset.limit + 1)))
         .order_by_desc(llm_response::Column::Id)
         .limit(keyset.limit + 1)
         .into_model::<Listed>()
@@ -656,21 +657,15 @@ pub async fn list(
     ))
 }
 
-/// The ids of one page: `SELECT id ... WHERE cond ORDER BY id DESC LIMIT n`, on its own so that
-/// PostgreSQL can answer it from an index alone (`(prompt_version_id, id)`, `(environment, id)`
-/// ...: an index-only scan that reads n entries) and fetch the n rows by primary key after.
-/// Asked for whole rows in one query, it walks the primary key backwards and filters heap rows
-/// instead (it assumes matching rows are spread evenly): 90 ms at 1,000,000 rows for a
-/// deprecated version whose rows are all old, 0.4 ms this way (EXPLAIN ANALYZE,
-/// `scripts/load-tracking.sh` with KEEP=1).
-fn page_ids(cond: Condition, limit: u64) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(llm_response::Column::Id)
-        .from(llm_response::Entity)
-        .cond_where(cond)
-        .order_by(llm_response::Column::Id, sea_orm::Order::Desc)
-        .limit(limit)
-        .to_owned()
+/// Adds the response's prompt id (`listed_prompt_id`), joined from its version for that one
+/// column (not the version's whole row); read the rows `into_model::<Listed>()`.
+fn with_prompt_id(select: sea_orm::Select<LlmResponse>) -> sea_orm::Select<LlmResponse> {
+    select
+        .column_as(prompt_version::Column::PromptId, "listed_prompt_id")
+        .join(
+            JoinType::InnerJoin,
+            llm_response::Relation::PromptVersion.def(),
+        )
 }
 
 /// A listed response and its version's prompt id.
@@ -683,12 +678,7 @@ struct Listed {
 
 /// One response with its evaluations. 404 when absent.
 pub async fn get(db: &DatabaseConnection, id: i64) -> Result<LlmResponseOut> {
-    let found = LlmResponse::find_by_id(id)
-        .column_as(prompt_version::Column::PromptId, "listed_prompt_id")
-        .join(
-            JoinType::InnerJoin,
-            llm_response::Relation::PromptVersion.def(),
-        )
+    let found = with_prompt_id(LlmResponse::find_by_id(id))
         .into_model::<Listed>()
         .one(db)
         .await?

@@ -9,7 +9,29 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::{Condition, EntityTrait, Order};
+
 use crate::error::Error;
+
+/// The ids of one newest-first page: `SELECT id FROM <E> WHERE cond ORDER BY id DESC LIMIT n`,
+/// to be used as `id IN (...)` by the query that reads the rows.
+///
+/// On its own, PostgreSQL answers it from an index alone (`(prompt_version_id, id)`,
+/// `(environment, id)` ...: an index-only scan that reads n entries) and the rows are then
+/// fetched by primary key. Asked for whole rows in one query, it walks the primary key
+/// backwards and filters heap rows instead (it assumes matching rows are spread evenly): 90 ms
+/// at 1,000,000 LLM responses for a deprecated version whose rows are all old, 0.4 ms this way
+/// (EXPLAIN ANALYZE on the database of `scripts/load-tracking.sh` with KEEP=1).
+pub fn newest_ids<E: EntityTrait>(id: E::Column, cond: Condition, limit: u64) -> SelectStatement {
+    Query::select()
+        .column(id)
+        .from(E::default())
+        .cond_where(cond)
+        .order_by(id, Order::Desc)
+        .limit(limit)
+        .to_owned()
+}
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u64 = 50;

@@ -6,7 +6,7 @@ use entity::{prompt, prompt_version};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -308,7 +308,8 @@ pub async fn update(db: &DatabaseConnection, id: i64, patch: PromptPatch) -> Res
 /// Archives a prompt (soft delete) and deprecates its versions, in one transaction.
 /// Archiving an archived prompt changes nothing.
 pub async fn archive(db: &DatabaseConnection, id: i64) -> Result<PromptOut> {
-    let txn = db.begin().await?;
+    // Reads, then writes: a write transaction from the start (see `crate::begin_write`).
+    let txn = crate::begin_write(db).await?;
     let current = find(&txn, id).await?;
     let now = Utc::now().naive_utc();
     let out = if current.archived_at.is_some() {

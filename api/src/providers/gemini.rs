@@ -256,20 +256,15 @@ pub(crate) fn parse(body: &Value) -> Result<Completion, CallError> {
     const API: ApiType = ApiType::GoogleGemini;
     let response: Response = read_body(API, body)?;
     let usage = response.usage_metadata;
-    let tokens_completion =
-        usage.as_ref().and_then(
-            |u| match (u.candidates_token_count, u.thoughts_token_count) {
-                (None, None) => None,
-                (c, t) => Some(c.unwrap_or(0) + t.unwrap_or(0)),
-            },
-        );
+    // A sum of counts Gemini may omit: None only when both are absent.
+    let sum = |a: Option<i64>, b: Option<i64>| a.or(b).map(|_| a.unwrap_or(0) + b.unwrap_or(0));
+    let tokens_completion = usage
+        .as_ref()
+        .and_then(|u| sum(u.candidates_token_count, u.thoughts_token_count));
     let mut result = Completion {
-        tokens_prompt: usage.as_ref().and_then(|u| {
-            match (u.prompt_token_count, u.tool_use_prompt_token_count) {
-                (None, None) => None,
-                (p, t) => Some(p.unwrap_or(0) + t.unwrap_or(0)),
-            }
-        }),
+        tokens_prompt: usage
+            .as_ref()
+            .and_then(|u| sum(u.prompt_token_count, u.tool_use_prompt_token_count)),
         tokens_completion,
         response_id: response.response_id,
         model: response.model_version,
