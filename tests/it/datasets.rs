@@ -148,6 +148,19 @@ async fn datasets_rows_imports_and_dataset_runs(db: TestDb) {
         countries,
         vec!["Spain", "Portugal", "Germany", "United Kingdom", "Poland"]
     );
+    // The version's list counts each dataset's rows too.
+    let listed = app
+        .get(&format!("/api/v1/versions/{v}/datasets"))
+        .await
+        .body;
+    let listed = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == d)
+        .cloned()
+        .expect("the dataset is listed");
+    assert_eq!(listed["row_count"], 5);
     assert_eq!(rows["data"][2]["row_data"]["hint"], "central, big");
     assert_eq!(rows["data"][2]["line_number"], 2);
     let (status, _) = import(&app, d, "text/csv", "city\nRome\n".to_owned(), "").await;
