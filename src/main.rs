@@ -196,8 +196,8 @@ async fn import_evals(
         std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let model_config: serde_json::Value = serde_json::from_str(&model_config)
         .map_err(|e| anyhow::anyhow!("--model-config is not JSON: {e}"))?;
+    api::migrate(&db.database_url).await?;
     let conn = api::connect(&db.database_url).await?;
-    Migrator::up(&conn, None).await?;
     let dataset_name = file
         .file_stem()
         .and_then(|s| s.to_str())

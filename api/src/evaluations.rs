@@ -68,6 +68,23 @@ pub async fn run_config(
     context: EvaluationContext,
     run_id: Option<i64>,
 ) -> Result<evaluation::Model> {
+    let row = row(config, response, expected_output, context, run_id)?;
+    Ok(row.insert(db).await?)
+}
+
+/// The evaluation [`run_config`] stores, not yet stored: every column set but `id`.
+/// Timestamps are whole microseconds (what both databases keep), so a row built from it after
+/// the insert equals the stored one.
+///
+/// # Errors
+/// 500 when the stored config no longer validates against its evaluator.
+pub fn row(
+    config: &evaluator_config::Model,
+    response: &llm_response::Model,
+    expected_output: Option<&str>,
+    context: EvaluationContext,
+    run_id: Option<i64>,
+) -> Result<evaluation::ActiveModel> {
     let input = EvaluationInput {
         response_text: response.response_text.as_deref().unwrap_or(""),
         rendered_prompt: &response.rendered_prompt,
@@ -81,8 +98,8 @@ pub async fn run_config(
         &input,
     )
     .map_err(|e| Error::Internal(format!("evaluator config {} is invalid: {e:?}", config.id)))?;
-    let now = Utc::now().naive_utc();
-    let row = evaluation::ActiveModel {
+    let now = crate::pagination::now_micros();
+    Ok(evaluation::ActiveModel {
         llm_response_id: Set(response.id),
         prompt_version_id: Set(Some(response.prompt_version_id)),
         score: Set(Decimal::from_f64(outcome.score)
@@ -103,8 +120,7 @@ pub async fn run_config(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    };
-    Ok(row.insert(db).await?)
+    })
 }
 
 /// Filters of `GET /api/v1/evaluations`.

@@ -41,6 +41,7 @@ pub mod runner;
 pub mod stats;
 pub mod templates;
 pub mod validation;
+pub mod version_cache;
 pub mod versions;
 
 pub use config::Config;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub waker: jobs::Waker,
     /// Worker pool settings.
     pub job_settings: jobs::JobSettings,
+    /// What tracked calls read about their version, cached and revision-checked.
+    pub versions: version_cache::VersionCache,
 }
 
 impl AppState {
@@ -87,6 +90,7 @@ impl AppState {
             providers: providers::Providers::new(config.providers.clone()),
             waker: jobs::Waker::default(),
             job_settings: config.jobs.clone(),
+            versions: version_cache::VersionCache::default(),
         })
     }
 }
@@ -145,6 +149,21 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, sea_orm::
     Database::connect(options).await
 }
 
+/// Applies every pending migration to `database_url` through a pool of its own, closed before
+/// returning. Serve from a pool opened afterwards ([`connect`]): SQLite connections that took
+/// part in a migration can keep reading an altered table with its old definition (seen with
+/// sqlx 0.9 and `ALTER TABLE ... ADD COLUMN ... DEFAULT`: the new column read as NULL on some
+/// pooled connections, never on fresh ones).
+///
+/// # Errors
+/// Connection or migration failures.
+pub async fn migrate(database_url: &str) -> Result<(), DbErr> {
+    let db = connect(database_url).await?;
+    let migrated = Migrator::up(&db, None).await;
+    db.close().await?;
+    migrated
+}
+
 /// Begins a transaction that reads and then writes: `BEGIN IMMEDIATE` on SQLite, so the write
 /// lock is taken (waiting up to the busy timeout) before the first read. A deferred SQLite
 /// transaction that reads first cannot upgrade to a writer once another connection has
@@ -167,8 +186,8 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// # Errors
 /// Database connection or migration failures, or a bind failure (address in use).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    migrate(&config.database_url).await?;
     let db = connect(&config.database_url).await?;
-    Migrator::up(&db, None).await?;
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(address = %listener.local_addr()?, "prompt-tracker listening");
     let state = AppState::new(db, &config)?;

@@ -9,15 +9,15 @@ use entity::evaluator_config::RunMode;
 use entity::job::JobKind;
 use entity::llm_response::{self, ResponseStatus};
 use entity::prelude::*;
-use entity::prompt_version::VersionStatus;
-use entity::{idempotency_key, prompt, prompt_version};
+use entity::{idempotency_key, prompt_version};
 use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, FromQueryResult, Iterable, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Set, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,10 +25,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
-use crate::evaluator_configs::{self, Owner};
 use crate::pagination::{Page, PageParams, newest_ids, utc};
 use crate::pricing::PriceTable;
 use crate::validation::Errors;
+use crate::version_cache::{Key, Resolved, VersionCache};
 use crate::{jobs, templates};
 
 /// Body of `POST /api/v1/llm-responses`.
@@ -160,80 +160,36 @@ pub struct Tracked {
     pub queued: bool,
 }
 
-/// The version a tracked call names and its prompt's id, in one query (version joined to its
-/// prompt). 422 when the version or slug is unknown, or the slug's prompt has no active version.
-async fn resolve_version(
-    db: &impl ConnectionTrait,
-    req: &TrackRequest,
-) -> Result<(i64, prompt_version::Model)> {
-    let query = PromptVersion::find().find_also_related(Prompt);
-    match (&req.prompt_slug, req.prompt_version_id) {
-        (None, None) => Err(Error::invalid(
-            "prompt_version_id",
-            "give prompt_version_id or prompt_slug",
-        )),
-        (slug, Some(id)) => {
-            let (version, prompt) = query
-                .filter(prompt_version::Column::Id.eq(id))
-                .one(db)
-                .await?
-                .ok_or_else(|| {
-                    Error::invalid("prompt_version_id", format!("version {id} does not exist"))
-                })?;
-            let prompt =
-                prompt.ok_or_else(|| Error::Internal(format!("version {id} has no prompt")))?;
-            if let Some(slug) = slug
-                && &prompt.slug != slug
-            {
-                return Err(Error::invalid(
-                    "prompt_version_id",
-                    format!("version {id} is not a version of prompt {slug:?}"),
-                ));
-            }
-            Ok((prompt.id, version))
-        }
-        (Some(slug), None) => {
-            let found = query
-                .filter(prompt::Column::Slug.eq(slug.as_str()))
-                .filter(prompt_version::Column::Status.eq(VersionStatus::Active))
-                .one(db)
-                .await?;
-            if let Some((version, Some(prompt))) = found {
-                return Ok((prompt.id, version));
-            }
-            // No active version: say whether the slug itself is unknown.
-            let known = Prompt::find()
-                .filter(prompt::Column::Slug.eq(slug.as_str()))
-                .one(db)
-                .await?
-                .is_some();
-            Err(if known {
-                Error::invalid(
-                    "prompt_slug",
-                    format!("prompt {slug:?} has no active version; pass prompt_version_id"),
-                )
-            } else {
-                Error::invalid("prompt_slug", format!("no prompt has the slug {slug:?}"))
-            })
-        }
-    }
-}
-
 fn non_negative(errors: &mut Errors, field: &str, v: Option<i32>) {
     if v.is_some_and(|v| v < 0) {
         errors.add(field, "must be >= 0");
     }
 }
 
+/// Largest `cost_usd` the column holds (`numeric(10, 6)`).
+const MAX_COST_USD: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 6); // 9999.999999
+
+/// How many times a tracked call re-reads its version when it changed concurrently.
+const ATTEMPTS: usize = 3;
+
 /// Records a tracked call. See the module docs; `idempotency` is (key, SHA-256 of the body).
 ///
-/// Everything happens on one connection, in one transaction ([`crate::begin_write`]): the
-/// replay check, the version and evaluator-config lookups, the response, its `sync`
-/// evaluations, the idempotency record and the async job. Without an `Idempotency-Key` that is
-/// six round trips on PostgreSQL (`BEGIN`, two lookups, two inserts, `COMMIT`). Nothing is
+/// What the call reads (version, prompt, enabled configs) comes from `cache`
+/// ([`crate::version_cache`]), checked against the version's `revision` by the insert itself.
+/// The rest happens on one connection, in one transaction ([`crate::begin_write`]): the
+/// response (`INSERT ... SELECT ... WHERE EXISTS`, returning only its id), its `sync`
+/// evaluations (one multi-row insert), the idempotency record and the async job. On a cache
+/// hit without an `Idempotency-Key` that is four round trips on PostgreSQL (`BEGIN`, two
+/// inserts, `COMMIT`), the same as a plain SQL insert loop writing those rows. Nothing is
 /// stored when any step fails.
+///
+/// # Errors
+/// 422 for invalid input (after a fresh read, never from a stale cache entry), 409 while an
+/// earlier request with the same key is in flight or when the version kept changing during
+/// [`ATTEMPTS`] tries.
 pub async fn track(
     db: &DatabaseConnection,
+    cache: &VersionCache,
     prices: &PriceTable,
     req: TrackRequest,
     idempotency: Option<(String, String)>,
@@ -246,30 +202,58 @@ pub async fn track(
             "must be 1-255 characters",
         ));
     }
-    let txn = crate::begin_write(db).await?;
-    match track_in(&txn, prices, req, idempotency.as_ref()).await {
-        Ok(tracked) => {
-            txn.commit().await?;
-            Ok(tracked)
-        }
-        Err(TrackError::Failed(e)) => {
-            txn.rollback().await?;
-            Err(e)
-        }
-        Err(TrackError::KeyTaken(e)) => {
-            txn.rollback().await?;
-            // A concurrent request with the same key committed first: answer as it did.
-            if let Some((key, hash)) = &idempotency
-                && let Some(found) = replay(db, key, hash).await?
-            {
-                return Ok(found);
+    if let Some((key, hash)) = &idempotency
+        && let Some(found) = replay(db, key, hash).await?
+    {
+        return Ok(found);
+    }
+    let key = Key::of(req.prompt_slug.as_deref(), req.prompt_version_id)?;
+    let mut cached = cache.get(&key);
+    for _ in 0..ATTEMPTS {
+        let fresh = cached.is_none();
+        let resolved = match cached.take() {
+            Some(hit) => hit,
+            None => cache.load(db, &key).await?,
+        };
+        let row = match prepare(&resolved, prices, &req) {
+            Ok(row) => row,
+            // The entry may predate the change that makes this request valid.
+            Err(_) if !fresh => continue,
+            Err(e) => return Err(e),
+        };
+        let txn = crate::begin_write(db).await?;
+        match write(&txn, &resolved, row, idempotency.as_ref()).await {
+            Ok(Some(tracked)) => {
+                txn.commit().await?;
+                return Ok(tracked);
             }
-            Err(e)
+            Ok(None) => {
+                // The version changed since `resolved` was read: read it again.
+                txn.rollback().await?;
+                cache.forget(&key);
+            }
+            Err(TrackError::Failed(e)) => {
+                txn.rollback().await?;
+                return Err(e);
+            }
+            Err(TrackError::KeyTaken(e)) => {
+                txn.rollback().await?;
+                // A concurrent request with the same key committed first: answer as it did.
+                if let Some((key, hash)) = &idempotency
+                    && let Some(found) = replay(db, key, hash).await?
+                {
+                    return Ok(found);
+                }
+                return Err(e);
+            }
         }
     }
+    Err(Error::Conflict(
+        "The prompt version kept changing while the call was being recorded; retry.".to_owned(),
+    ))
 }
 
-/// Why [`track_in`] stopped: `KeyTaken` when inserting the idempotency key hit a concurrent
+/// Why [`write`] stopped: `KeyTaken` when inserting the idempotency key hit a concurrent
 /// request's key (the transaction is then aborted; the caller replays outside it).
 enum TrackError {
     Failed(Error),
@@ -282,19 +266,23 @@ impl<E: Into<Error>> From<E> for TrackError {
     }
 }
 
-async fn track_in(
-    txn: &DatabaseTransaction,
+/// Validates `req` against `resolved`, renders its prompts and costs it: the response row to
+/// insert (every column but `id` set). 422 naming every invalid field.
+fn prepare(
+    resolved: &Resolved,
     prices: &PriceTable,
-    req: TrackRequest,
-    idempotency: Option<&(String, String)>,
-) -> std::result::Result<Tracked, TrackError> {
-    if let Some((key, hash)) = idempotency
-        && let Some(found) = replay(txn, key, hash).await?
-    {
-        return Ok(found);
-    }
-    let (prompt_id, version) = resolve_version(txn, &req).await?;
+    req: &TrackRequest,
+) -> Result<llm_response::ActiveModel> {
+    let version = &resolved.version;
     let mut errors = Errors::default();
+    if let (Some(slug), Some(id)) = (&req.prompt_slug, req.prompt_version_id)
+        && &resolved.prompt_slug != slug
+    {
+        errors.add(
+            "prompt_version_id",
+            format!("version {id} is not a version of prompt {slug:?}"),
+        );
+    }
     for (field, v) in [
         ("response_time_ms", req.response_time_ms),
         ("tokens_prompt", req.tokens_prompt),
@@ -338,17 +326,14 @@ async fn track_in(
     let model = req
         .model
         .clone()
-        .or_else(|| version.model_config.model.clone());
-    if model.as_deref().is_none_or(str::is_empty) {
+        .or_else(|| version.model_config.model.clone())
+        .unwrap_or_default();
+    if model.is_empty() {
         errors.add(
             "model",
             "is required: the version's model_config names no model",
         );
     }
-    errors.finish().map_err(Error::Validation)?;
-    let (values, rendered) = rendered.unwrap_or_default_pair();
-    let model = model.unwrap_or_default();
-
     let tokens_total = req
         .tokens_total
         .or(match (req.tokens_prompt, req.tokens_completion) {
@@ -356,7 +341,8 @@ async fn track_in(
             _ => None,
         });
     let cost = match req.cost_usd {
-        Some(c) => Decimal::from_f64(c).map(|d| d.round_dp(6)),
+        Some(c) => Decimal::from_f64(c)
+            .map(|d| d.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero)),
         None => prices.cost_usd(
             &provider,
             &model,
@@ -364,15 +350,90 @@ async fn track_in(
             req.tokens_completion.map(i64::from),
         ),
     };
-
-    let configs = evaluator_configs::enabled_of(txn, Owner::Version(version.id)).await?;
-    // Remote evaluators (llm_judge) never run inside a request.
-    let inline = |c: &entity::evaluator_config::Model| {
-        c.run_mode == RunMode::Sync
-            && crate::evaluators::get(&c.evaluator_key).is_some_and(|e| !e.is_remote())
+    if req.cost_usd.is_none() && cost.is_some_and(|c| c > MAX_COST_USD) {
+        errors.add(
+            "cost_usd",
+            "computed from the token counts exceeds 9999.999999 USD: check tokens_prompt and \
+             tokens_completion, or send cost_usd",
+        );
+    }
+    errors.finish().map_err(Error::Validation)?;
+    let Some((values, rendered)) = rendered else {
+        return Err(Error::Internal("render failed without an error".to_owned()));
     };
-    let (sync_configs, async_configs): (Vec<_>, Vec<_>) = configs.into_iter().partition(inline);
+    let now = crate::pagination::now_micros();
+    Ok(llm_response::ActiveModel {
+        prompt_version_id: Set(version.id),
+        rendered_prompt: Set(rendered.user),
+        rendered_system_prompt: Set(rendered.system),
+        variables_used: Set(Value::Object(values)),
+        response_text: Set(req.response_text.clone()),
+        response_metadata: Set(Value::Object(req.response_metadata.clone())),
+        status: Set(req.status.unwrap_or(ResponseStatus::Success)),
+        error_type: Set(req.error_type.clone()),
+        error_message: Set(req.error_message.clone()),
+        response_time_ms: Set(req.response_time_ms),
+        tokens_prompt: Set(req.tokens_prompt),
+        tokens_completion: Set(req.tokens_completion),
+        tokens_total: Set(tokens_total),
+        cost_usd: Set(cost),
+        provider: Set(provider),
+        api: Set(api),
+        model: Set(model),
+        user_id: Set(req.user_id.clone()),
+        session_id: Set(req.session_id.clone()),
+        environment: Set(req.environment.clone()),
+        context: Set(Value::Object(req.context.clone())),
+        is_test_run: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+}
 
+/// `INSERT INTO llm_responses (<set columns>) SELECT <values> WHERE EXISTS (SELECT 1 FROM
+/// prompt_versions WHERE id = <version> AND revision = <revision>) RETURNING id`: inserts `row`
+/// only while the version is still at `revision`.
+fn insert_checked(
+    row: &llm_response::ActiveModel,
+    version: &prompt_version::Model,
+) -> Result<InsertStatement> {
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for column in llm_response::Column::iter() {
+        if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(column) {
+            columns.push(column);
+            values.push(column.save_as(Expr::val(v)));
+        }
+    }
+    let current = Query::select()
+        .expr(Expr::val(1))
+        .from(PromptVersion)
+        .and_where(prompt_version::Column::Id.eq(version.id))
+        .and_where(prompt_version::Column::Revision.eq(version.revision))
+        .to_owned();
+    let select = Query::select()
+        .exprs(values)
+        .and_where(Expr::exists(current))
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(LlmResponse)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .returning_col(llm_response::Column::Id)
+        .to_owned())
+}
+
+/// Writes a prepared tracked call in `txn`: the idempotency claim, the response (only while
+/// the version is at `resolved`'s revision: `Ok(None)` otherwise), its `sync` evaluations, the
+/// idempotency answer and the job of the `async` evaluators.
+async fn write(
+    txn: &DatabaseTransaction,
+    resolved: &Resolved,
+    mut row: llm_response::ActiveModel,
+    idempotency: Option<&(String, String)>,
+) -> std::result::Result<Option<Tracked>, TrackError> {
     if let Some((key, hash)) = idempotency {
         let claim = idempotency_key::ActiveModel {
             idempotency_key: Set(key.clone()),
@@ -392,49 +453,51 @@ async fn track_in(
             });
         }
     }
-    let now = Utc::now().naive_utc();
-    let row = llm_response::ActiveModel {
-        prompt_version_id: Set(version.id),
-        rendered_prompt: Set(rendered.user),
-        rendered_system_prompt: Set(rendered.system),
-        variables_used: Set(Value::Object(values)),
-        response_text: Set(req.response_text),
-        response_metadata: Set(Value::Object(req.response_metadata)),
-        status: Set(req.status.unwrap_or(ResponseStatus::Success)),
-        error_type: Set(req.error_type),
-        error_message: Set(req.error_message),
-        response_time_ms: Set(req.response_time_ms),
-        tokens_prompt: Set(req.tokens_prompt),
-        tokens_completion: Set(req.tokens_completion),
-        tokens_total: Set(tokens_total),
-        cost_usd: Set(cost),
-        provider: Set(provider),
-        api: Set(api),
-        model: Set(model),
-        user_id: Set(req.user_id),
-        session_id: Set(req.session_id),
-        environment: Set(req.environment),
-        context: Set(Value::Object(req.context)),
-        is_test_run: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let insert = insert_checked(&row, &resolved.version)?;
+    let Some(inserted) = txn.query_one(&insert).await? else {
+        return Ok(None);
     };
-    let response = row.insert(txn).await?;
-    let mut evaluations = Vec::new();
-    for config in &sync_configs {
-        let e = evaluations::run_config(
-            txn,
-            config,
-            &response,
-            None,
-            EvaluationContext::TrackedCall,
-            None,
-        )
-        .await?;
-        evaluations.push(EvaluationOut::from(e));
+    let id: i64 = inserted.try_get("", "id")?;
+    row.id = Set(id);
+    let response = row.try_into_model()?;
+
+    // Remote evaluators (llm_judge) never run inside a request.
+    let inline = |c: &&entity::evaluator_config::Model| {
+        c.run_mode == RunMode::Sync
+            && crate::evaluators::get(&c.evaluator_key).is_some_and(|e| !e.is_remote())
+    };
+    let rows = resolved
+        .configs
+        .iter()
+        .filter(inline)
+        .map(|config| {
+            evaluations::row(
+                config,
+                &response,
+                None,
+                EvaluationContext::TrackedCall,
+                None,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut evaluations = Vec::with_capacity(rows.len());
+    if !rows.is_empty() {
+        let ids = Evaluation::insert_many(rows.clone())
+            .exec_with_returning_keys(txn)
+            .await?;
+        if ids.len() != rows.len() {
+            return Err(TrackError::Failed(Error::Internal(format!(
+                "{} evaluations inserted, {} ids returned",
+                rows.len(),
+                ids.len()
+            ))));
+        }
+        for (mut row, id) in rows.into_iter().zip(ids) {
+            row.id = Set(id);
+            evaluations.push(EvaluationOut::from(row.try_into_model()?));
+        }
     }
-    let out = LlmResponseOut::new(response, prompt_id, evaluations);
+    let out = LlmResponseOut::new(response, resolved.prompt_id, evaluations);
     let body = serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some((key, _)) = idempotency {
         IdempotencyKey::update_many()
@@ -446,40 +509,27 @@ async fn track_in(
             .await?;
     }
     // The async evaluators become a durable job, committed with the response.
-    let queued = !async_configs.is_empty();
+    let async_ids: Vec<i64> = resolved
+        .configs
+        .iter()
+        .filter(|c| !inline(c))
+        .map(|c| c.id)
+        .collect();
+    let queued = !async_ids.is_empty();
     if queued {
-        let ids: Vec<i64> = async_configs.iter().map(|c| c.id).collect();
         jobs::enqueue(
             txn,
             JobKind::EvaluateResponse,
-            jobs::evaluate_payload(out.id, &ids),
+            jobs::evaluate_payload(out.id, &async_ids),
         )
         .await?;
     }
-    Ok(Tracked {
+    Ok(Some(Tracked {
         status: 201,
         body,
         replayed: false,
         queued,
-    })
-}
-
-trait UnwrapPair {
-    fn unwrap_or_default_pair(self) -> (Map<String, Value>, templates::Rendered);
-}
-
-impl UnwrapPair for Option<(Map<String, Value>, templates::Rendered)> {
-    fn unwrap_or_default_pair(self) -> (Map<String, Value>, templates::Rendered) {
-        self.unwrap_or_else(|| {
-            (
-                Map::new(),
-                templates::Rendered {
-                    system: None,
-                    user: String::new(),
-                },
-            )
-        })
-    }
+    }))
 }
 
 /// The stored answer of `key`, if its request completed; 422 when the key was used with a
@@ -689,4 +739,14 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<LlmResponseOut> {
         found.listed_prompt_id,
         evaluations,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_cost_is_the_columns_largest_value() {
+        assert_eq!(MAX_COST_USD.to_string(), "9999.999999");
+    }
 }

@@ -171,3 +171,10 @@ impl<T> Page<T> {
 pub fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     t.and_utc()
 }
+
+/// The current UTC time as stored: naive, truncated to whole microseconds (PostgreSQL's
+/// `timestamp` resolution), so a row built in memory equals the row read back.
+pub fn now_micros() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}

@@ -52,6 +52,10 @@ pub struct Model {
     pub created_by: Option<String>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+    /// Advanced by database triggers whenever the version, its prompt or its version-owned
+    /// evaluator configs change (migration `m20261121_000010`); only equality is meaningful.
+    /// The service's cache of what tracked calls read is checked against it. Not in the API.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter)]

@@ -20,6 +20,8 @@
 //! 14. [`m20261121_000008_index_unfinished_jobs`]: a partial index that keeps job claims cheap
 //!     (replaces the `(status, run_after, id)` index).
 //! 15. [`m20261121_000009_add_prompt_version_id_to_evaluations`]: evaluations filter by version.
+//! 16. [`m20261121_000010_add_revision_to_prompt_versions`]: a trigger-kept revision counter
+//!     that lets the service cache what tracked calls read.
 //!
 //! Every `down` restores the previous schema and the previous data. Values that the schema on
 //! one side of a migration cannot hold are parked in [`archive`] and put back when the
@@ -44,6 +46,7 @@ pub mod m20261121_000006_create_datasets;
 pub mod m20261121_000007_add_list_indexes;
 pub mod m20261121_000008_index_unfinished_jobs;
 pub mod m20261121_000009_add_prompt_version_id_to_evaluations;
+pub mod m20261121_000010_add_revision_to_prompt_versions;
 pub mod support;
 
 /// The migrator of the whole history, in order. Used by the `migration` CLI, by
@@ -69,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_add_list_indexes::Migration),
             Box::new(m20261121_000008_index_unfinished_jobs::Migration),
             Box::new(m20261121_000009_add_prompt_version_id_to_evaluations::Migration),
+            Box::new(m20261121_000010_add_revision_to_prompt_versions::Migration),
         ]
     }
 }

@@ -585,7 +585,27 @@ async fn values_written_after_up_survive_down_and_up(db: TestDb) {
     );
 
     Migrator::up(&db.conn, None).await.expect("up again");
-    let after = db.dump().await;
+    let mut after = db.dump().await;
+    // A version's `revision` is a cache-validation counter, not data: after down and up it
+    // starts again at the migration's time, never at a value it had before.
+    let revisions = |dump: &mut BTreeMap<String, Vec<Value>>| -> Vec<i64> {
+        dump.get_mut("prompt_tracker_prompt_versions")
+            .unwrap()
+            .iter_mut()
+            .map(|r| {
+                r.as_object_mut()
+                    .unwrap()
+                    .remove("revision")
+                    .and_then(|v| v.as_i64())
+                    .unwrap()
+            })
+            .collect()
+    };
+    let mut before = before;
+    let (old, new) = (revisions(&mut before), revisions(&mut after));
+    for (old, new) in old.iter().zip(&new) {
+        assert!(new > old, "revision {old} came back as {new}");
+    }
     for table in [
         "prompt_tracker_llm_responses",
         "prompt_tracker_evaluations",

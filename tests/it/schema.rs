@@ -7,7 +7,6 @@ use entity::{
     evaluation, evaluator_config, llm_response, prompt, prompt_test, prompt_test_run,
     prompt_version,
 };
-use migration::{Migrator, MigratorTrait};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
@@ -85,7 +84,7 @@ async fn check_entity<E: EntityTrait>(db: &TestDb, entity: E) {
 }
 
 async fn entities_match_the_migrated_schema(db: TestDb) {
-    Migrator::up(&db.conn, None).await.expect("migrate");
+    db.migrate().await;
     check_entity(&db, Prompt).await;
     check_entity(&db, PromptVersion).await;
     check_entity(&db, EvaluatorConfig).await;
@@ -104,7 +103,7 @@ async fn entities_match_the_migrated_schema(db: TestDb) {
 }
 
 async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: TestDb) {
-    Migrator::up(&db.conn, None).await.expect("migrate");
+    db.migrate().await;
     let now = chrono::Utc::now().naive_utc();
     let c = &db.conn;
     let p = prompt::ActiveModel {
@@ -309,9 +308,23 @@ async fn every_entity_round_trips_and_polymorphic_relations_work_both_ways(db: T
     .expect("run");
 
     assert_eq!(Prompt::find_by_id(p.id).one(c).await.unwrap(), Some(p));
+    // The version-owned config inserted above advanced the version's revision (a trigger).
+    let found = PromptVersion::find_by_id(v.id)
+        .one(c)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        found.revision > v.revision,
+        "revision {} after a config insert",
+        found.revision
+    );
     assert_eq!(
-        PromptVersion::find_by_id(v.id).one(c).await.unwrap(),
-        Some(v.clone())
+        found,
+        prompt_version::Model {
+            revision: found.revision,
+            ..v.clone()
+        }
     );
     assert_eq!(PromptTest::find_by_id(t.id).one(c).await.unwrap(), Some(t));
     assert_eq!(

@@ -56,6 +56,12 @@ enum Cleanup {
 }
 
 impl TestDb {
+    /// Applies every migration through a pool of its own ([`api::migrate`]): `self.conn` never
+    /// runs a migration, so it never reads a table with a stale definition.
+    pub async fn migrate(&self) {
+        api::migrate(&self.url).await.expect("migrate");
+    }
+
     /// A fresh SQLite file in the temp directory.
     pub async fn sqlite() -> TestDb {
         let path = std::env::temp_dir().join(format!("{}.db", unique_name("pt_test")));
@@ -482,15 +488,12 @@ pub async fn spawn_app(db: &TestDb, token: Option<&str>) -> App {
 
 /// Migrates `db` and starts the real app (and its job workers) on 127.0.0.1:0.
 pub async fn spawn_app_with(db: &TestDb, opts: AppOptions) -> App {
-    use migration::MigratorTrait;
     // The app's logs (errors behind a 500 included) go to the test's captured output.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("warn,api=info")
         .try_init();
-    migration::Migrator::up(&db.conn, None)
-        .await
-        .expect("migrate");
+    db.migrate().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

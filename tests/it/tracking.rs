@@ -377,10 +377,146 @@ async fn version_stats_are_computed_in_sql(db: TestDb) {
     app.get("/api/v1/versions/99999/stats").await.problem(404);
 }
 
+/// A tracked call answered from an instance's cache of versions and configs sees every change
+/// at once, whoever makes it: another instance of the service, or plain SQL (the triggers of
+/// migration 16 advance the version's revision, which the insert checks).
+async fn cached_versions_follow_every_change(db: TestDb) {
+    let a = spawn_app(&db, None).await;
+    let b = spawn_app(&db, None).await;
+    let (_, v) = setup(&a).await;
+    let track = |body: Value| {
+        let a = &a;
+        async move { a.post("/api/v1/llm-responses", body).await }
+    };
+    let keyword = |call: &Value| {
+        let evals = call["evaluations"].as_array().unwrap();
+        assert!(evals.len() <= 1, "{evals:?}");
+        evals.first().map(|e| {
+            (
+                e["passed"].as_bool().unwrap(),
+                e["metadata"]["evaluator_config"]["config"]["required_keywords"].clone(),
+            )
+        })
+    };
+    let by_slug = json!({"prompt_slug": "greeter", "variables": {"name": "Ada"}, "response_text": "welcome, hello"});
+    let by_id =
+        json!({"prompt_version_id": v, "variables": {"name": "Ada"}, "response_text": "welcome"});
+    // Both keys cached by instance a.
+    assert_eq!(
+        keyword(&track(by_slug.clone()).await.body),
+        Some((true, json!(["welcome"])))
+    );
+    assert_eq!(
+        keyword(&track(by_id.clone()).await.body),
+        Some((true, json!(["welcome"])))
+    );
+
+    // Instance b edits the sync config: a's next call evaluates with the new one.
+    let configs = b
+        .get(&format!("/api/v1/versions/{v}/evaluator-configs"))
+        .await
+        .body;
+    let kw = configs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["evaluator_key"] == "keyword")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let patched = b
+        .patch(
+            &format!("/api/v1/evaluator-configs/{kw}"),
+            json!({"config": {"required_keywords": ["goodbye"]}}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(
+        keyword(&track(by_id.clone()).await.body),
+        Some((false, json!(["goodbye"])))
+    );
+    assert_eq!(
+        keyword(&track(by_slug.clone()).await.body),
+        Some((false, json!(["goodbye"])))
+    );
+
+    // Plain SQL disables it: no sync evaluation any more.
+    db.exec("UPDATE prompt_tracker_evaluator_configs SET enabled = false WHERE evaluator_key = 'keyword'")
+        .await;
+    assert_eq!(keyword(&track(by_id.clone()).await.body), None);
+    // b adds one back.
+    b.create(&format!("/api/v1/versions/{v}/evaluator-configs"), json!({"evaluator_key": "exact_match", "run_mode": "sync", "config": {"expected_text": "welcome"}})).await;
+    let call = track(by_id.clone()).await.body;
+    assert_eq!(
+        call["evaluations"][0]["evaluator_key"], "exact_match",
+        "{call:?}"
+    );
+
+    // b activates a new version: the slug now names it.
+    let p = call["prompt_id"].as_i64().unwrap();
+    let v2 = b
+        .create(&format!("/api/v1/prompts/{p}/versions"), json!({"user_prompt": "Hi {{ name }}", "model_config": {"provider": "openai", "api": "chat_completion", "model": "gpt-4o"}}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    b.post(&format!("/api/v1/versions/{v2}/activate"), json!({}))
+        .await;
+    let call = track(by_slug.clone()).await.body;
+    assert_eq!(
+        (
+            call["prompt_version_id"].as_i64(),
+            call["rendered_prompt"].as_str()
+        ),
+        (Some(v2), Some("Hi Ada")),
+        "{call:?}"
+    );
+
+    // A 422 computed from a cached entry is checked against a fresh read: v3 requires `name`
+    // (a caches that), then b makes it optional with a default.
+    let v3 = b
+        .create(&format!("/api/v1/prompts/{p}/versions"), json!({"user_prompt": "Yo {{ name }}", "model_config": {"provider": "openai", "api": "chat_completion", "model": "gpt-4o"}}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let no_name = json!({"prompt_version_id": v3, "response_text": "x"});
+    assert_eq!(
+        track(no_name.clone()).await.problem(422),
+        vec!["variables.name"]
+    );
+    let patched = b
+        .patch(
+            &format!("/api/v1/versions/{v3}"),
+            json!({"variables_schema": [{"name": "name", "type": "string", "required": false, "default": "you"}]}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    let call = track(no_name).await;
+    assert_eq!(call.status, 201, "{:?}", call.body);
+    assert_eq!(call.body["rendered_prompt"], "Yo you");
+
+    // b renames the prompt: the old slug is unknown to a at once, the new one works.
+    let renamed = b
+        .patch(&format!("/api/v1/prompts/{p}"), json!({"slug": "welcomer"}))
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    assert_eq!(
+        track(by_slug.clone()).await.problem(422),
+        vec!["prompt_slug"]
+    );
+    let mut renamed_call = by_slug.clone();
+    renamed_call["prompt_slug"] = json!("welcomer");
+    assert_eq!(track(renamed_call).await.body["prompt_version_id"], v2);
+    // A slug that does not match the version is refused, also from the cache.
+    let mut wrong = by_id.clone();
+    wrong["prompt_slug"] = json!("greeter");
+    assert_eq!(track(wrong).await.problem(422), vec!["prompt_version_id"]);
+}
+
 db_tests!(
     tracked_calls_render_cost_and_evaluate,
     idempotency_keys_make_retries_safe,
-    version_stats_are_computed_in_sql
+    version_stats_are_computed_in_sql,
+    cached_versions_follow_every_change
 );
 
 /// Clients that give up mid-request never leave a connection inside an open transaction:

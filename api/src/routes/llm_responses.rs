@@ -53,8 +53,14 @@ async fn track_call(
         ),
         None => None,
     };
-    let tracked =
-        llm_responses::track(&state.db, &state.prices, req, key.map(|k| (k, hash))).await?;
+    let tracked = llm_responses::track(
+        &state.db,
+        &state.versions,
+        &state.prices,
+        req,
+        key.map(|k| (k, hash)),
+    )
+    .await?;
     if tracked.queued {
         state.waker.wake();
     }
