@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 201, description = "The stored call with its sync evaluations (a replay also answers 201, with `Idempotent-Replayed: true`)", body = LlmResponseOut),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still in flight, or the prompt version kept changing while the call was being recorded (retry)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, missing required variables, unknown prompt/version, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
