@@ -38,9 +38,60 @@ impl MigrationName for Migration {
     }
 }
 
-/// `UPDATE` that advances the revision of version `{id}` (an SQL expression).
-fn bump(id: &str) -> String {
-    format!("UPDATE {PROMPT_VERSIONS} SET revision = revision + 1 WHERE id = {id}")
+/// SQLite's config triggers (one per event and row image): name suffix, event, row image.
+const SQLITE_CONFIG_TRIGGERS: [(&str, &str, &str); 4] = [
+    ("insert", "INSERT", "NEW"),
+    ("update", "UPDATE", "NEW"),
+    ("update_old", "UPDATE", "OLD"),
+    ("delete", "DELETE", "OLD"),
+];
+
+/// `UPDATE` that advances the revision of the versions matching `condition`.
+fn bump(condition: &str) -> String {
+    format!("UPDATE {PROMPT_VERSIONS} SET revision = revision + 1 WHERE {condition}")
+}
+
+/// PostgreSQL: function `name` with the plpgsql `body` and the row trigger `name` running it
+/// `timing` (such as `AFTER UPDATE`) on `table`.
+async fn pg_trigger(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    timing: &str,
+    table: &str,
+    body: &str,
+) -> Result<(), DbErr> {
+    exec(
+        manager,
+        &format!(
+            "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$"
+        ),
+    )
+    .await?;
+    exec(
+        manager,
+        &format!(
+            "CREATE TRIGGER {name} {timing} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"
+        ),
+    )
+    .await
+}
+
+/// SQLite: row trigger `name` running `statement` `timing` on `table` when `when` holds.
+async fn sqlite_trigger(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    timing: &str,
+    table: &str,
+    when: &str,
+    statement: &str,
+) -> Result<(), DbErr> {
+    exec(
+        manager,
+        &format!(
+            "CREATE TRIGGER {name} {timing} ON {table} FOR EACH ROW WHEN {when} BEGIN {statement}; END"
+        ),
+    )
+    .await
 }
 
 #[async_trait::async_trait]
@@ -72,117 +123,71 @@ impl MigrationTrait for Migration {
         )
         .await?;
         let owned = format!("configurable_type = '{TYPE_PROMPT_VERSION}'");
+        let of_prompt = bump("prompt_id = NEW.id");
         match backend(manager) {
             DbBackend::Postgres => {
-                exec(
+                pg_trigger(
                     manager,
+                    VERSION_TRIGGER,
+                    "BEFORE UPDATE",
+                    PROMPT_VERSIONS,
+                    "IF NEW.revision = OLD.revision THEN NEW.revision := OLD.revision + 1; END IF; \
+                     RETURN NEW;",
+                )
+                .await?;
+                pg_trigger(
+                    manager,
+                    CONFIG_TRIGGER,
+                    "AFTER INSERT OR UPDATE OR DELETE",
+                    EVALUATOR_CONFIGS,
                     &format!(
-                        "CREATE FUNCTION {VERSION_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
-                         BEGIN
-                           IF NEW.revision = OLD.revision THEN
-                             NEW.revision := OLD.revision + 1;
-                           END IF;
-                           RETURN NEW;
-                         END $$"
+                        "IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.{owned} THEN {old}; END IF; \
+                         IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.{owned} THEN {new}; END IF; \
+                         RETURN NULL;",
+                        old = bump("id = OLD.configurable_id"),
+                        new = bump("id = NEW.configurable_id"),
                     ),
                 )
                 .await?;
-                exec(
+                pg_trigger(
                     manager,
-                    &format!(
-                        "CREATE TRIGGER {VERSION_TRIGGER} BEFORE UPDATE ON {PROMPT_VERSIONS} \
-                         FOR EACH ROW EXECUTE FUNCTION {VERSION_TRIGGER}()"
-                    ),
-                )
-                .await?;
-                exec(
-                    manager,
-                    &format!(
-                        "CREATE FUNCTION {CONFIG_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
-                         BEGIN
-                           IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.{owned} THEN
-                             {old};
-                           END IF;
-                           IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.{owned} THEN
-                             {new};
-                           END IF;
-                           RETURN NULL;
-                         END $$",
-                        old = bump("OLD.configurable_id"),
-                        new = bump("NEW.configurable_id"),
-                    ),
-                )
-                .await?;
-                exec(
-                    manager,
-                    &format!(
-                        "CREATE TRIGGER {CONFIG_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {EVALUATOR_CONFIGS} \
-                         FOR EACH ROW EXECUTE FUNCTION {CONFIG_TRIGGER}()"
-                    ),
-                )
-                .await?;
-                exec(
-                    manager,
-                    &format!(
-                        "CREATE FUNCTION {PROMPT_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
-                         BEGIN
-                           UPDATE {PROMPT_VERSIONS} SET revision = revision + 1 WHERE prompt_id = NEW.id;
-                           RETURN NULL;
-                         END $$"
-                    ),
-                )
-                .await?;
-                exec(
-                    manager,
-                    &format!(
-                        "CREATE TRIGGER {PROMPT_TRIGGER} AFTER UPDATE ON {PROMPTS} \
-                         FOR EACH ROW EXECUTE FUNCTION {PROMPT_TRIGGER}()"
-                    ),
+                    PROMPT_TRIGGER,
+                    "AFTER UPDATE",
+                    PROMPTS,
+                    &format!("{of_prompt}; RETURN NULL;"),
                 )
                 .await
             }
             _ => {
                 // SQLite: AFTER triggers, one per event. Its own UPDATE changes `revision`, so
                 // the version trigger's WHEN stops it from firing itself again.
-                exec(
+                sqlite_trigger(
                     manager,
-                    &format!(
-                        "CREATE TRIGGER {VERSION_TRIGGER} AFTER UPDATE ON {PROMPT_VERSIONS} \
-                         FOR EACH ROW WHEN NEW.revision = OLD.revision \
-                         BEGIN {}; END",
-                        bump("NEW.id")
-                    ),
+                    VERSION_TRIGGER,
+                    "AFTER UPDATE",
+                    PROMPT_VERSIONS,
+                    "NEW.revision = OLD.revision",
+                    &bump("id = NEW.id"),
                 )
                 .await?;
-                for (event, row) in [("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")] {
-                    exec(
+                for (suffix, event, row) in SQLITE_CONFIG_TRIGGERS {
+                    sqlite_trigger(
                         manager,
-                        &format!(
-                            "CREATE TRIGGER {CONFIG_TRIGGER}_{event} AFTER {event} ON {EVALUATOR_CONFIGS} \
-                             FOR EACH ROW WHEN {row}.{owned} \
-                             BEGIN {}; END",
-                            bump(&format!("{row}.configurable_id"))
-                        ),
+                        &format!("{CONFIG_TRIGGER}_{suffix}"),
+                        &format!("AFTER {event}"),
+                        EVALUATOR_CONFIGS,
+                        &format!("{row}.{owned}"),
+                        &bump(&format!("id = {row}.configurable_id")),
                     )
                     .await?;
                 }
-                exec(
+                sqlite_trigger(
                     manager,
-                    &format!(
-                        "CREATE TRIGGER {CONFIG_TRIGGER}_update_old AFTER UPDATE ON {EVALUATOR_CONFIGS} \
-                         FOR EACH ROW WHEN OLD.{owned} \
-                         BEGIN {}; END",
-                        bump("OLD.configurable_id")
-                    ),
-                )
-                .await?;
-                exec(
-                    manager,
-                    &format!(
-                        "CREATE TRIGGER {PROMPT_TRIGGER} AFTER UPDATE ON {PROMPTS} \
-                         FOR EACH ROW \
-                         BEGIN UPDATE {PROMPT_VERSIONS} SET revision = revision + 1 WHERE prompt_id = NEW.id; END"
-                    ),
+                    PROMPT_TRIGGER,
+                    "AFTER UPDATE",
+                    PROMPTS,
+                    "1",
+                    &of_prompt,
                 )
                 .await
             }
@@ -206,14 +211,14 @@ impl MigrationTrait for Migration {
                 }
             }
             _ => {
-                for trigger in [
-                    PROMPT_TRIGGER.to_owned(),
-                    format!("{CONFIG_TRIGGER}_insert"),
-                    format!("{CONFIG_TRIGGER}_update"),
-                    format!("{CONFIG_TRIGGER}_update_old"),
-                    format!("{CONFIG_TRIGGER}_delete"),
-                    VERSION_TRIGGER.to_owned(),
-                ] {
+                let configs = SQLITE_CONFIG_TRIGGERS
+                    .iter()
+                    .map(|(suffix, _, _)| format!("{CONFIG_TRIGGER}_{suffix}"));
+                let all = [PROMPT_TRIGGER.to_owned()]
+                    .into_iter()
+                    .chain(configs)
+                    .chain([VERSION_TRIGGER.to_owned()]);
+                for trigger in all {
                     exec(manager, &format!("DROP TRIGGER IF EXISTS {trigger}")).await?;
                 }
             }
