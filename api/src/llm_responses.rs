@@ -291,9 +291,6 @@ fn prepare(
     ] {
         non_negative(&mut errors, field, v);
     }
-    if req.cost_usd.is_some_and(|c| !(0.0..10_000.0).contains(&c)) {
-        errors.add("cost_usd", "must be between 0 and 9999.999999");
-    }
     let rendered =
         match templates::resolve(&version.variables_schema, &req.variables).and_then(|values| {
             templates::render(
@@ -350,12 +347,19 @@ fn prepare(
             req.tokens_completion.map(i64::from),
         ),
     };
-    if req.cost_usd.is_none() && cost.is_some_and(|c| c > MAX_COST_USD) {
-        errors.add(
+    // One bound for both sources, checked after rounding to the column's scale (a client's
+    // 9999.9999996 rounds to 10000.000000, which the column cannot hold).
+    let too_large = cost.is_some_and(|c| c > MAX_COST_USD);
+    match req.cost_usd {
+        Some(c) if c < 0.0 || cost.is_none() || too_large => {
+            errors.add("cost_usd", "must be between 0 and 9999.999999");
+        }
+        None if too_large => errors.add(
             "cost_usd",
             "computed from the token counts exceeds 9999.999999 USD: check tokens_prompt and \
              tokens_completion, or send cost_usd",
-        );
+        ),
+        _ => {}
     }
     errors.finish().map_err(Error::Validation)?;
     let Some((values, rendered)) = rendered else {

@@ -136,6 +136,16 @@ async fn tracked_calls_render_cost_and_evaluate(db: TestDb) {
     let mut fields = neg.problem(422);
     fields.sort();
     assert_eq!(fields, vec!["cost_usd", "tokens_prompt"]);
+    // A client's cost that rounds past the column's largest value is refused too.
+    assert_eq!(
+        app.post(
+            "/api/v1/llm-responses",
+            json!({"prompt_version_id": v, "variables": {"name": "x"}, "cost_usd": 9999.9999996})
+        )
+        .await
+        .problem(422),
+        vec!["cost_usd"]
+    );
     // A cost computed from absurd token counts would not fit the column: 422, not a 500.
     assert_eq!(
         app.post("/api/v1/llm-responses", json!({"prompt_version_id": v, "variables": {"name": "x"}, "tokens_prompt": 2_000_000_000, "tokens_completion": 2_000_000_000}))
