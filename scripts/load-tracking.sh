@@ -9,8 +9,8 @@
 #            Reported: requests/s, p50/p99 latency, non-2xx count (must be 0); then the
 #            same calls at 1 connection for 5 s (the latency without queueing).
 #   Phase B  raw inserts: the same two rows per call (one LLM response + one evaluation,
-#            copied column for column from a row phase A wrote, in one transaction, as the
-#            service does) written by a plain SQL insert loop into the same database:
+#            copied column for column from a row phase A wrote, in one transaction; the
+#            service writes them in one statement) by a plain SQL insert loop into the same database:
 #            `pgbench -n -M prepared -c CONNECTIONS -j THREADS -T DURATION`, i.e. the same
 #            concurrency as phase A. Reported: transactions/s and tracked/raw.
 #            Target: tracked/raw >= 0.5, phase A p99 < 20 ms.

@@ -10,6 +10,12 @@
 use clap::{Args, Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
+/// mimalloc instead of the system allocator: a list page or a tracked call allocates per
+/// column and per JSON value, and glibc's malloc/free were ~10% of the service's CPU under
+/// `scripts/load-tracking.sh` (perf).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "prompt-tracker",

@@ -270,7 +270,7 @@ pub async fn list(
     if let Some(after) = keyset.after {
         q = q.filter(dataset::Column::Id.gt(after));
     }
-    let rows = q.all(db).await?;
+    let rows = crate::pagination::rows(db, &q).await?;
     // Every dataset's row count in one grouped query (not one count per dataset).
     let counts: std::collections::HashMap<i64, i64> = DatasetRow::find()
         .select_only()
@@ -382,7 +382,7 @@ pub async fn rows(
         q = q.filter(dataset_row::Column::Id.gt(after));
     }
     Ok(Page::from_rows(
-        q.all(db).await?,
+        crate::pagination::rows(db, &q).await?,
         keyset,
         |r| r.id,
         DatasetRowOut::from,

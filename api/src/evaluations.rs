@@ -164,12 +164,11 @@ pub async fn list(
     }
     // The page's ids first, from an index alone where one fits, then the rows by primary key.
     let ids = newest_ids::<Evaluation>(evaluation::Column::Id, cond, keyset.limit + 1);
-    let rows = Evaluation::find()
+    let query = Evaluation::find()
         .filter(evaluation::Column::Id.in_subquery(ids))
         .order_by_desc(evaluation::Column::Id)
-        .limit(keyset.limit + 1)
-        .all(db)
-        .await?;
+        .limit(keyset.limit + 1);
+    let rows = crate::pagination::rows(db, &query).await?;
     Ok(Page::from_rows(rows, keyset, |r| r.id, EvaluationOut::from))
 }
 

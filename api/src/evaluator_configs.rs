@@ -263,7 +263,7 @@ pub async fn list(
         q = q.filter(evaluator_config::Column::Id.gt(after));
     }
     Ok(Page::from_rows(
-        q.all(db).await?,
+        crate::pagination::rows(db, &q).await?,
         keyset,
         |r| r.id,
         EvaluatorConfigOut::from,

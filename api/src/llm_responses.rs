@@ -9,15 +9,17 @@ use entity::evaluator_config::RunMode;
 use entity::job::JobKind;
 use entity::llm_response::{self, ResponseStatus};
 use entity::prelude::*;
-use entity::{idempotency_key, prompt_version};
+use entity::{evaluation, idempotency_key, prompt_version};
 use rust_decimal::Decimal;
 use rust_decimal::RoundingStrategy;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use sea_orm::sea_query::{Expr, InsertStatement, Query};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, InsertStatement, Query, WithClause, WithQuery,
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, FromQueryResult, Iterable, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Set, TryIntoModel,
+    DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType, ModelTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -176,12 +178,13 @@ const ATTEMPTS: usize = 3;
 ///
 /// What the call reads (version, prompt, enabled configs) comes from `cache`
 /// ([`crate::version_cache`]), checked against the version's `revision` by the insert itself.
-/// The rest happens on one connection, in one transaction ([`crate::begin_write`]): the
-/// response (`INSERT ... SELECT ... WHERE EXISTS`, returning only its id), its `sync`
-/// evaluations (one multi-row insert), the idempotency record and the async job. On a cache
-/// hit without an `Idempotency-Key` that is four round trips on PostgreSQL (`BEGIN`, two
-/// inserts, `COMMIT`), the same as a plain SQL insert loop writing those rows. Nothing is
-/// stored when any step fails.
+/// The `sync` evaluators run before anything is written. On PostgreSQL a call without an
+/// `Idempotency-Key` or `async` evaluators is then one statement, one round trip
+/// ([`insert_with_evaluations`]: the response, `INSERT ... SELECT ... WHERE EXISTS`, and its
+/// evaluations as data-modifying CTEs, atomic on their own). Otherwise everything happens on
+/// one connection in one transaction ([`crate::begin_write`]): the idempotency claim, the
+/// response, its evaluations (one multi-row insert), the idempotency answer and the async
+/// job. Nothing is stored when any step fails.
 ///
 /// # Errors
 /// 422 for invalid input (after a fresh read, never from a stale cache entry), 409 while an
@@ -215,14 +218,26 @@ pub async fn track(
             Some(hit) => hit,
             None => cache.load(db, &key).await?,
         };
-        let row = match prepare(&resolved, prices, &req) {
-            Ok(row) => row,
+        let prepared = match prepare(&resolved, prices, &req) {
+            Ok(prepared) => prepared,
             // The entry may predate the change that makes this request valid.
             Err(_) if !fresh => continue,
             Err(e) => return Err(e),
         };
+        if idempotency.is_none()
+            && prepared.async_ids.is_empty()
+            && db.get_database_backend() == DbBackend::Postgres
+        {
+            match write_one(db, &resolved, prepared).await? {
+                Some(tracked) => return Ok(tracked),
+                None => {
+                    cache.forget(&key);
+                    continue;
+                }
+            }
+        }
         let txn = crate::begin_write(db).await?;
-        match write(&txn, &resolved, row, idempotency.as_ref()).await {
+        match write(&txn, &resolved, prepared, idempotency.as_ref()).await {
             Ok(Some(tracked)) => {
                 txn.commit().await?;
                 return Ok(tracked);
@@ -266,13 +281,9 @@ impl<E: Into<Error>> From<E> for TrackError {
     }
 }
 
-/// Validates `req` against `resolved`, renders its prompts and costs it: the response row to
-/// insert (every column but `id` set). 422 naming every invalid field.
-fn prepare(
-    resolved: &Resolved,
-    prices: &PriceTable,
-    req: &TrackRequest,
-) -> Result<llm_response::ActiveModel> {
+/// Validates `req` against `resolved`, renders its prompts, costs it and runs its `sync`
+/// evaluators: everything to write. 422 naming every invalid field.
+fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Result<Prepared> {
     let version = &resolved.version;
     let mut errors = Errors::default();
     if let (Some(slug), Some(id)) = (&req.prompt_slug, req.prompt_version_id)
@@ -366,50 +377,87 @@ fn prepare(
         return Err(Error::Internal("render failed without an error".to_owned()));
     };
     let now = crate::pagination::now_micros();
-    Ok(llm_response::ActiveModel {
-        prompt_version_id: Set(version.id),
-        rendered_prompt: Set(rendered.user),
-        rendered_system_prompt: Set(rendered.system),
-        variables_used: Set(Value::Object(values)),
-        response_text: Set(req.response_text.clone()),
-        response_metadata: Set(Value::Object(req.response_metadata.clone())),
-        status: Set(req.status.unwrap_or(ResponseStatus::Success)),
-        error_type: Set(req.error_type.clone()),
-        error_message: Set(req.error_message.clone()),
-        response_time_ms: Set(req.response_time_ms),
-        tokens_prompt: Set(req.tokens_prompt),
-        tokens_completion: Set(req.tokens_completion),
-        tokens_total: Set(tokens_total),
-        cost_usd: Set(cost),
-        provider: Set(provider),
-        api: Set(api),
-        model: Set(model),
-        user_id: Set(req.user_id.clone()),
-        session_id: Set(req.session_id.clone()),
-        environment: Set(req.environment.clone()),
-        context: Set(Value::Object(req.context.clone())),
-        is_test_run: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let response = llm_response::Model {
+        id: 0,
+        prompt_version_id: version.id,
+        rendered_prompt: rendered.user,
+        rendered_system_prompt: rendered.system,
+        variables_used: Value::Object(values),
+        response_text: req.response_text.clone(),
+        response_metadata: Value::Object(req.response_metadata.clone()),
+        status: req.status.unwrap_or(ResponseStatus::Success),
+        error_type: req.error_type.clone(),
+        error_message: req.error_message.clone(),
+        response_time_ms: req.response_time_ms,
+        tokens_prompt: req.tokens_prompt,
+        tokens_completion: req.tokens_completion,
+        tokens_total,
+        cost_usd: cost,
+        provider,
+        api,
+        model,
+        user_id: req.user_id.clone(),
+        session_id: req.session_id.clone(),
+        environment: req.environment.clone(),
+        context: Value::Object(req.context.clone()),
+        is_test_run: false,
+        created_at: now,
+        updated_at: now,
+    };
+    // Evaluators read the response's text, prompt and variables, never its id: they run
+    // before the insert, so the database is only held for the writes.
+    let mut evaluations = Vec::new();
+    let mut async_ids = Vec::new();
+    for config in &resolved.configs {
+        if runs_inline(config) {
+            evaluations.push(evaluations::row(
+                config,
+                &response,
+                None,
+                EvaluationContext::TrackedCall,
+                None,
+            )?);
+        } else {
+            async_ids.push(config.id);
+        }
+    }
+    Ok(Prepared {
+        response,
+        evaluations,
+        async_ids,
     })
 }
 
-/// `INSERT INTO llm_responses (<set columns>) SELECT <values> WHERE EXISTS (SELECT 1 FROM
-/// prompt_versions WHERE id = <version> AND revision = <revision>) RETURNING id`: inserts `row`
-/// only while the version is still at `revision`.
+/// Whether `config` runs before the reply: `sync`, and not a remote evaluator (`llm_judge`
+/// never runs inside a request).
+fn runs_inline(config: &entity::evaluator_config::Model) -> bool {
+    config.run_mode == RunMode::Sync
+        && crate::evaluators::get(&config.evaluator_key).is_some_and(|e| !e.is_remote())
+}
+
+/// A validated tracked call, ready to write.
+struct Prepared {
+    /// The response row; `id` is 0 until it is inserted.
+    response: llm_response::Model,
+    /// Results of the `sync` evaluators, in config order; `llm_response_id` is set on insert.
+    evaluations: Vec<evaluation::ActiveModel>,
+    /// The `async` configs, left to a background job.
+    async_ids: Vec<i64>,
+}
+
+/// `INSERT INTO llm_responses (<every column but id>) SELECT <values> WHERE EXISTS (SELECT 1
+/// FROM prompt_versions WHERE id = <version> AND revision = <revision>) RETURNING id`: inserts
+/// `response` only while the version is still at `revision`.
 fn insert_checked(
-    row: &llm_response::ActiveModel,
+    response: &llm_response::Model,
     version: &prompt_version::Model,
 ) -> Result<InsertStatement> {
-    let mut columns = Vec::new();
-    let mut values = Vec::new();
-    for column in llm_response::Column::iter() {
-        if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(column) {
-            columns.push(column);
-            values.push(column.save_as(Expr::val(v)));
-        }
-    }
+    let columns: Vec<_> = llm_response::Column::iter()
+        .filter(|c| !matches!(c, llm_response::Column::Id))
+        .collect();
+    let values = columns
+        .iter()
+        .map(|c| c.save_as(Expr::val(response.get(*c))));
     let current = Query::select()
         .expr(Expr::val(1))
         .from(PromptVersion)
@@ -429,13 +477,140 @@ fn insert_checked(
         .to_owned())
 }
 
+/// The response and its evaluations in one PostgreSQL statement (data-modifying CTEs):
+///
+/// ```sql
+/// WITH r AS (<insert_checked> RETURNING id),
+///      e0 AS (INSERT INTO evaluations (llm_response_id, ...) SELECT r.id, ... FROM r RETURNING id),
+///      e1 AS (INSERT INTO evaluations (llm_response_id, ...) SELECT r.id, ... FROM r, e0 RETURNING id),
+///      ...
+/// SELECT r.id AS id, e0.id AS e0, e1.id AS e1 FROM r, e0, e1
+/// ```
+///
+/// Each evaluation's insert reads the previous one's row, so their ids follow config order
+/// (the order of the answer, and of `GET /llm-responses/{id}`, which sorts by id).
+/// Every sub-statement runs once, in the statement's own (autocommit) transaction; when the
+/// version is no longer at the cached revision `r` is empty, so are the `e`s, and no row comes
+/// back (PostgreSQL docs, "Data-Modifying Statements in WITH").
+fn insert_with_evaluations(
+    prepared: &Prepared,
+    version: &prompt_version::Model,
+) -> Result<WithQuery> {
+    let r = Alias::new("r");
+    let mut with = WithClause::new();
+    with.cte(
+        CommonTableExpression::new()
+            .query(insert_checked(&prepared.response, version)?)
+            .table_name(r.clone())
+            .to_owned(),
+    );
+    let mut select = Query::select();
+    select
+        .expr_as(
+            Expr::col((r.clone(), llm_response::Column::Id)),
+            Alias::new("id"),
+        )
+        .from(r.clone());
+    for (i, row) in prepared.evaluations.iter().enumerate() {
+        let name = Alias::new(format!("e{i}"));
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        for column in evaluation::Column::iter() {
+            if matches!(column, evaluation::Column::LlmResponseId) {
+                columns.push(column);
+                values.push(Expr::col((r.clone(), llm_response::Column::Id)));
+            } else if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(column) {
+                columns.push(column);
+                values.push(column.save_as(Expr::val(v)));
+            }
+        }
+        let mut source = Query::select();
+        source.exprs(values).from(r.clone());
+        if i > 0 {
+            // Reading the previous insert's row orders the inserts: ids follow config order.
+            source.from(Alias::new(format!("e{}", i - 1)));
+        }
+        let insert = Query::insert()
+            .into_table(Evaluation)
+            .columns(columns)
+            .select_from(source)
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .returning_col(evaluation::Column::Id)
+            .to_owned();
+        with.cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(name.clone())
+                .to_owned(),
+        );
+        select
+            .expr_as(
+                Expr::col((name.clone(), evaluation::Column::Id)),
+                name.clone(),
+            )
+            .from(name);
+    }
+    Ok(with.query(select))
+}
+
+/// Sets the ids of a written call and builds its answer.
+fn written(
+    resolved: &Resolved,
+    mut prepared: Prepared,
+    id: i64,
+    evaluation_ids: Vec<i64>,
+) -> Result<(LlmResponseOut, Value)> {
+    if evaluation_ids.len() != prepared.evaluations.len() {
+        return Err(Error::Internal(format!(
+            "{} evaluations inserted, {} ids returned",
+            prepared.evaluations.len(),
+            evaluation_ids.len()
+        )));
+    }
+    prepared.response.id = id;
+    let mut evaluations = Vec::with_capacity(evaluation_ids.len());
+    for (mut row, evaluation_id) in prepared.evaluations.into_iter().zip(evaluation_ids) {
+        row.id = Set(evaluation_id);
+        row.llm_response_id = Set(id);
+        evaluations.push(EvaluationOut::from(row.try_into_model()?));
+    }
+    let out = LlmResponseOut::new(prepared.response, resolved.prompt_id, evaluations);
+    let body = serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((out, body))
+}
+
+/// Writes a prepared call without an idempotency key or async evaluators on PostgreSQL: one
+/// statement ([`insert_with_evaluations`]), one round trip. `Ok(None)` when the version is no
+/// longer at `resolved`'s revision (nothing written).
+async fn write_one(
+    db: &DatabaseConnection,
+    resolved: &Resolved,
+    prepared: Prepared,
+) -> Result<Option<Tracked>> {
+    let statement = insert_with_evaluations(&prepared, &resolved.version)?;
+    let Some(found) = db.query_one(&statement).await? else {
+        return Ok(None);
+    };
+    let id: i64 = found.try_get("", "id")?;
+    let evaluation_ids = (0..prepared.evaluations.len())
+        .map(|i| found.try_get::<i64>("", &format!("e{i}")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let (_, body) = written(resolved, prepared, id, evaluation_ids)?;
+    Ok(Some(Tracked {
+        status: 201,
+        body,
+        replayed: false,
+        queued: false,
+    }))
+}
+
 /// Writes a prepared tracked call in `txn`: the idempotency claim, the response (only while
-/// the version is at `resolved`'s revision: `Ok(None)` otherwise), its `sync` evaluations, the
-/// idempotency answer and the job of the `async` evaluators.
+/// the version is at `resolved`'s revision: `Ok(None)` otherwise), its `sync` evaluations (one
+/// multi-row insert), the idempotency answer and the job of the `async` evaluators.
 async fn write(
     txn: &DatabaseTransaction,
     resolved: &Resolved,
-    mut row: llm_response::ActiveModel,
+    mut prepared: Prepared,
     idempotency: Option<&(String, String)>,
 ) -> std::result::Result<Option<Tracked>, TrackError> {
     if let Some((key, hash)) = idempotency {
@@ -457,52 +632,24 @@ async fn write(
             });
         }
     }
-    let insert = insert_checked(&row, &resolved.version)?;
+    let insert = insert_checked(&prepared.response, &resolved.version)?;
     let Some(inserted) = txn.query_one(&insert).await? else {
         return Ok(None);
     };
     let id: i64 = inserted.try_get("", "id")?;
-    row.id = Set(id);
-    let response = row.try_into_model()?;
-
-    // Remote evaluators (llm_judge) never run inside a request.
-    let inline = |c: &&entity::evaluator_config::Model| {
-        c.run_mode == RunMode::Sync
-            && crate::evaluators::get(&c.evaluator_key).is_some_and(|e| !e.is_remote())
-    };
-    let rows = resolved
-        .configs
-        .iter()
-        .filter(inline)
-        .map(|config| {
-            evaluations::row(
-                config,
-                &response,
-                None,
-                EvaluationContext::TrackedCall,
-                None,
-            )
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut evaluations = Vec::with_capacity(rows.len());
-    if !rows.is_empty() {
-        let ids = Evaluation::insert_many(rows.clone())
+    let evaluation_ids = if prepared.evaluations.is_empty() {
+        Vec::new()
+    } else {
+        let rows = prepared.evaluations.iter().cloned().map(|mut row| {
+            row.llm_response_id = Set(id);
+            row
+        });
+        Evaluation::insert_many(rows)
             .exec_with_returning_keys(txn)
-            .await?;
-        if ids.len() != rows.len() {
-            return Err(TrackError::Failed(Error::Internal(format!(
-                "{} evaluations inserted, {} ids returned",
-                rows.len(),
-                ids.len()
-            ))));
-        }
-        for (mut row, id) in rows.into_iter().zip(ids) {
-            row.id = Set(id);
-            evaluations.push(EvaluationOut::from(row.try_into_model()?));
-        }
-    }
-    let out = LlmResponseOut::new(response, resolved.prompt_id, evaluations);
-    let body = serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))?;
+            .await?
+    };
+    let async_ids = std::mem::take(&mut prepared.async_ids);
+    let (out, body) = written(resolved, prepared, id, evaluation_ids)?;
     if let Some((key, _)) = idempotency {
         IdempotencyKey::update_many()
             .col_expr(idempotency_key::Column::StatusCode, 201.into())
@@ -513,12 +660,6 @@ async fn write(
             .await?;
     }
     // The async evaluators become a durable job, committed with the response.
-    let async_ids: Vec<i64> = resolved
-        .configs
-        .iter()
-        .filter(|c| !inline(c))
-        .map(|c| c.id)
-        .collect();
     let queued = !async_ids.is_empty();
     if queued {
         jobs::enqueue(
@@ -690,7 +831,7 @@ pub async fn list(
     if let Some(until) = f.until {
         cond = cond.add(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
-    let rows = with_prompt_id(LlmResponse::find())
+    let query = with_prompt_id(LlmResponse::find())
         .filter(
             llm_response::Column::Id.in_subquery(newest_ids::<LlmResponse>(
                 llm_response::Column::Id,
@@ -699,10 +840,8 @@ pub async fn list(
             )),
         )
         .order_by_desc(llm_response::Column::Id)
-        .limit(keyset.limit + 1)
-        .into_model::<Listed>()
-        .all(db)
-        .await?;
+        .limit(keyset.limit + 1);
+    let rows: Vec<Listed> = crate::pagination::fetch(db, &query).await?;
     Ok(Page::from_rows(
         rows,
         keyset,

@@ -216,7 +216,7 @@ pub async fn list(
         q = q.filter(prompt_test::Column::Id.gt(after));
     }
     Ok(Page::from_rows(
-        q.all(db).await?,
+        crate::pagination::rows(db, &q).await?,
         keyset,
         |r| r.id,
         PromptTestOut::from,

@@ -251,7 +251,7 @@ pub async fn list(
         Some(false) => q = q.filter(prompt::Column::ArchivedAt.is_null()),
         None => {}
     }
-    let rows = q.all(db).await?;
+    let rows = crate::pagination::rows(db, &q).await?;
     Ok(Page::from_rows(rows, keyset, |r| r.id, PromptOut::from))
 }
 

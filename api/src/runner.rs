@@ -540,7 +540,7 @@ pub async fn list(
         q = q.filter(prompt_test_run::Column::Status.eq(s));
     }
     Ok(Page::from_rows(
-        q.all(db).await?,
+        crate::pagination::rows(db, &q).await?,
         keyset,
         |r| r.id,
         RunOut::from,

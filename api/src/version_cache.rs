@@ -7,7 +7,8 @@
 //! `INSERT ... SELECT ... WHERE EXISTS (version with that revision)`. A stale entry therefore
 //! inserts nothing; the caller drops it, reads again and retries. This keeps every instance
 //! of the service correct without any cross-instance invalidation, and takes the two lookups
-//! off the hot path (a tracked call is then `BEGIN`, two inserts, `COMMIT` on PostgreSQL).
+//! off the hot path (a tracked call is then one statement on PostgreSQL, see
+//! [`crate::llm_responses::track`]).
 //! Answers computed from a cached entry that would be an error (a missing variable, a slug that
 //! does not match) are re-checked against a fresh read before they are returned.
 //!

@@ -329,7 +329,7 @@ pub async fn list(
         q = q.filter(prompt_version::Column::Id.gt(after));
     }
     Ok(Page::from_rows(
-        q.all(db).await?,
+        crate::pagination::rows(db, &q).await?,
         keyset,
         |r| r.id,
         VersionOut::from,

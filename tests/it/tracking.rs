@@ -396,11 +396,28 @@ async fn version_stats_are_computed_in_sql(db: TestDb) {
 
 /// A tracked call answered from an instance's cache of versions and configs sees every change
 /// at once, whoever makes it: another instance of the service, or plain SQL (the triggers of
-/// migration 16 advance the version's revision, which the insert checks).
+/// migration 16 advance the version's revision, which the insert checks). Without `async`
+/// evaluators a call is one statement on PostgreSQL; see the `_in_transactions` variant.
 async fn cached_versions_follow_every_change(db: TestDb) {
+    follow_every_change(db, false).await
+}
+
+/// The same with an `async` evaluator on the version: every call is a transaction that also
+/// enqueues a job.
+async fn cached_versions_follow_every_change_in_transactions(db: TestDb) {
+    follow_every_change(db, true).await
+}
+
+async fn follow_every_change(db: TestDb, keep_async: bool) {
     let a = spawn_app(&db, None).await;
     let b = spawn_app(&db, None).await;
     let (_, v) = setup(&a).await;
+    if !keep_async {
+        db.exec("DELETE FROM prompt_tracker_evaluator_configs WHERE run_mode = 'async'")
+            .await;
+    }
+    let jobs = || db.count("SELECT COUNT(*) AS n FROM prompt_tracker_jobs");
+    let jobs_before = jobs().await;
     let track = |body: Value| {
         let a = &a;
         async move { a.post("/api/v1/llm-responses", body).await }
@@ -527,13 +544,82 @@ async fn cached_versions_follow_every_change(db: TestDb) {
     let mut wrong = by_id.clone();
     wrong["prompt_slug"] = json!("greeter");
     assert_eq!(track(wrong).await.problem(422), vec!["prompt_version_id"]);
+
+    // One job per call of v while it had the async evaluator, none without it.
+    let calls_of_v = db
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM prompt_tracker_llm_responses WHERE prompt_version_id = {v}"
+        ))
+        .await;
+    assert_eq!(
+        jobs().await - jobs_before,
+        if keep_async { calls_of_v } else { 0 }
+    );
+}
+
+/// Every `sync` evaluation is stored with its response, in config order (priority, then id),
+/// and the answer of `POST /llm-responses` is exactly what `GET /llm-responses/{id}` reads
+/// back: the ids, the evaluations' `llm_response_id`, timestamps and scores built in memory
+/// match the stored rows.
+async fn sync_evaluations_are_stored_with_the_response(db: TestDb) {
+    let app = spawn_app(&db, None).await;
+    let (_, v) = setup(&app).await;
+    db.exec("DELETE FROM prompt_tracker_evaluator_configs WHERE run_mode = 'async'")
+        .await;
+    for (key, priority, config) in [
+        ("length", 2, json!({"min_length": 1, "max_length": 10})),
+        ("exact_match", 0, json!({"expected_text": "welcome"})),
+        ("pattern_match", 1, json!({"patterns": ["/^wel/i"]})),
+    ] {
+        app.create(&format!("/api/v1/versions/{v}/evaluator-configs"), json!({"evaluator_key": key, "run_mode": "sync", "priority": priority, "config": config})).await;
+    }
+    for text in ["welcome", "welcome to a much longer answer"] {
+        let call = app
+            .post(
+                "/api/v1/llm-responses",
+                json!({"prompt_version_id": v, "variables": {"name": "Ada"}, "response_text": text, "tokens_prompt": 7, "tokens_completion": 3}),
+            )
+            .await;
+        assert_eq!(call.status, 201, "{:?}", call.body);
+        let id = call.body["id"].as_i64().unwrap();
+        let evals = call.body["evaluations"].as_array().unwrap();
+        let keys: Vec<_> = evals.iter().map(|e| e["evaluator_key"].clone()).collect();
+        // setup's keyword evaluator has the default priority 0 and the lowest id.
+        assert_eq!(
+            keys,
+            ["keyword", "exact_match", "pattern_match", "length"],
+            "{evals:?}"
+        );
+        assert!(
+            evals.iter().all(|e| e["llm_response_id"] == id),
+            "{evals:?}"
+        );
+        let passed: Vec<_> = evals.iter().map(|e| e["passed"].as_bool()).collect();
+        let long = text.len() > 10;
+        assert_eq!(
+            passed,
+            [Some(true), Some(!long), Some(true), Some(!long)],
+            "{evals:?}"
+        );
+        let read = app.get(&format!("/api/v1/llm-responses/{id}")).await;
+        assert_eq!(read.body, call.body);
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) AS n FROM prompt_tracker_evaluations WHERE llm_response_id = {id}"
+            ))
+            .await,
+            4
+        );
+    }
 }
 
 db_tests!(
     tracked_calls_render_cost_and_evaluate,
     idempotency_keys_make_retries_safe,
     version_stats_are_computed_in_sql,
-    cached_versions_follow_every_change
+    cached_versions_follow_every_change,
+    cached_versions_follow_every_change_in_transactions,
+    sync_evaluations_are_stored_with_the_response
 );
 
 /// Clients that give up mid-request never leave a connection inside an open transaction:
