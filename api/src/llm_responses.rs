@@ -162,6 +162,18 @@ pub struct Tracked {
     pub queued: bool,
 }
 
+impl Tracked {
+    /// The answer for a new row: 201, not a replay.
+    fn created(body: Value, queued: bool) -> Self {
+        Tracked {
+            status: 201,
+            body,
+            replayed: false,
+            queued,
+        }
+    }
+}
+
 fn non_negative(errors: &mut Errors, field: &str, v: Option<i32>) {
     if v.is_some_and(|v| v < 0) {
         errors.add(field, "must be >= 0");
@@ -553,13 +565,13 @@ fn insert_with_evaluations(
     Ok(with.query(select))
 }
 
-/// Sets the ids of a written call and builds its answer.
+/// Sets the ids of a written call and builds its answer (the `LlmResponseOut` as JSON).
 fn written(
     resolved: &Resolved,
     mut prepared: Prepared,
     id: i64,
     evaluation_ids: Vec<i64>,
-) -> Result<(LlmResponseOut, Value)> {
+) -> Result<Value> {
     if evaluation_ids.len() != prepared.evaluations.len() {
         return Err(Error::Internal(format!(
             "{} evaluations inserted, {} ids returned",
@@ -575,8 +587,7 @@ fn written(
         evaluations.push(EvaluationOut::from(row.try_into_model()?));
     }
     let out = LlmResponseOut::new(prepared.response, resolved.prompt_id, evaluations);
-    let body = serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok((out, body))
+    serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Writes a prepared call without an idempotency key or async evaluators on PostgreSQL: one
@@ -595,13 +606,10 @@ async fn write_one(
     let evaluation_ids = (0..prepared.evaluations.len())
         .map(|i| found.try_get::<i64>("", &format!("e{i}")))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let (_, body) = written(resolved, prepared, id, evaluation_ids)?;
-    Ok(Some(Tracked {
-        status: 201,
-        body,
-        replayed: false,
-        queued: false,
-    }))
+    Ok(Some(Tracked::created(
+        written(resolved, prepared, id, evaluation_ids)?,
+        false,
+    )))
 }
 
 /// Writes a prepared tracked call in `txn`: the idempotency claim, the response (only while
@@ -610,7 +618,7 @@ async fn write_one(
 async fn write(
     txn: &DatabaseTransaction,
     resolved: &Resolved,
-    mut prepared: Prepared,
+    prepared: Prepared,
     idempotency: Option<&(String, String)>,
 ) -> std::result::Result<Option<Tracked>, TrackError> {
     if let Some((key, hash)) = idempotency {
@@ -648,33 +656,24 @@ async fn write(
             .exec_with_returning_keys(txn)
             .await?
     };
-    let async_ids = std::mem::take(&mut prepared.async_ids);
-    let (out, body) = written(resolved, prepared, id, evaluation_ids)?;
+    // The async evaluators become a durable job, committed with the response.
+    let job =
+        (!prepared.async_ids.is_empty()).then(|| jobs::evaluate_payload(id, &prepared.async_ids));
+    let body = written(resolved, prepared, id, evaluation_ids)?;
     if let Some((key, _)) = idempotency {
         IdempotencyKey::update_many()
             .col_expr(idempotency_key::Column::StatusCode, 201.into())
             .col_expr(idempotency_key::Column::ResponseBody, body.clone().into())
-            .col_expr(idempotency_key::Column::LlmResponseId, out.id.into())
+            .col_expr(idempotency_key::Column::LlmResponseId, id.into())
             .filter(idempotency_key::Column::IdempotencyKey.eq(key.as_str()))
             .exec(txn)
             .await?;
     }
-    // The async evaluators become a durable job, committed with the response.
-    let queued = !async_ids.is_empty();
-    if queued {
-        jobs::enqueue(
-            txn,
-            JobKind::EvaluateResponse,
-            jobs::evaluate_payload(out.id, &async_ids),
-        )
-        .await?;
+    let queued = job.is_some();
+    if let Some(payload) = job {
+        jobs::enqueue(txn, JobKind::EvaluateResponse, payload).await?;
     }
-    Ok(Some(Tracked {
-        status: 201,
-        body,
-        replayed: false,
-        queued,
-    }))
+    Ok(Some(Tracked::created(body, queued)))
 }
 
 /// The stored answer of `key`, if its request completed; 422 when the key was used with a
