@@ -8,17 +8,20 @@ use entity::{evaluator_config, llm_response};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluator_configs;
 use crate::evaluators::{self, EvaluationInput};
-use crate::pagination::{Page, PageParams, newest_ids, utc};
+use crate::pagination::with_literal_limits;
+use crate::pagination::{Page, PageParams, newest_first, utc};
+use crate::positional;
 use crate::validation::Errors;
 
 /// An evaluation as the API returns it.
@@ -136,17 +139,17 @@ pub struct EvaluationFilter {
     pub passed: Option<bool>,
 }
 
-/// One page of evaluations, newest first.
+/// One page of evaluations, newest first, as the JSON of a `Page<EvaluationOut>`.
+///
+/// On PostgreSQL the rows are serialised straight from the driver's buffers ([`ListedRow`],
+/// [`crate::positional`]); on SQLite through [`EvaluationOut`].
 pub async fn list(
     db: &DatabaseConnection,
     filter: &EvaluationFilter,
     page: &PageParams,
-) -> Result<Page<EvaluationOut>> {
+) -> Result<Vec<u8>> {
     let keyset = page.keyset()?;
     let mut cond = Condition::all();
-    if let Some(after) = keyset.after {
-        cond = cond.add(evaluation::Column::Id.lt(after));
-    }
     if let Some(c) = filter.evaluation_context {
         cond = cond.add(evaluation::Column::EvaluationContext.eq(c));
     }
@@ -162,14 +165,80 @@ pub async fn list(
     if let Some(v) = filter.version_id {
         cond = cond.add(evaluation::Column::PromptVersionId.eq(v));
     }
-    // The page's ids first, from an index alone where one fits, then the rows by primary key.
-    let ids = newest_ids::<Evaluation>(evaluation::Column::Id, cond, keyset.limit + 1);
-    let query = Evaluation::find()
-        .filter(evaluation::Column::Id.in_subquery(ids))
-        .order_by_desc(evaluation::Column::Id)
-        .limit(keyset.limit + 1);
+    if db.get_database_backend() == DbBackend::Postgres {
+        let select = Evaluation::find().select_only().columns(LISTED_COLUMNS);
+        let query = newest_first(select, evaluation::Column::Id, cond, keyset);
+        let statement = with_literal_limits(query.build(DbBackend::Postgres));
+        let results = db.query_all_raw(statement).await?;
+        let rows = results
+            .iter()
+            .filter_map(|r| r.try_as_pg_row())
+            .map(ListedRow::read)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
+        return positional::to_json(&page, ROW_BYTES);
+    }
+    let query = newest_first(Evaluation::find(), evaluation::Column::Id, cond, keyset);
     let rows = crate::pagination::rows(db, &query).await?;
-    Ok(Page::from_rows(rows, keyset, |r| r.id, EvaluationOut::from))
+    let page = Page::from_rows(rows, keyset, |r| r.id, EvaluationOut::from);
+    positional::to_json(&page, ROW_BYTES)
+}
+
+/// Room reserved per listed evaluation when serialising a page (its metadata holds the config
+/// in force and the evaluator's findings: typically 0.5-1 KB).
+const ROW_BYTES: usize = 1024;
+
+/// The columns a [`ListedRow`] reads, in its order.
+const LISTED_COLUMNS: [evaluation::Column; 10] = {
+    use evaluation::Column::*;
+    [
+        Id,
+        LlmResponseId,
+        Score,
+        EvaluatorType,
+        EvaluatorConfigId,
+        Passed,
+        Feedback,
+        EvaluationContext,
+        Metadata,
+        CreatedAt,
+    ]
+};
+
+/// A listed evaluation borrowed from its PostgreSQL row: serialises as [`EvaluationOut`]
+/// does, field for field in the same order. `metadata` is PostgreSQL's `jsonb` text
+/// ([`crate::positional`]).
+#[derive(Serialize)]
+struct ListedRow<'r> {
+    id: i64,
+    llm_response_id: i64,
+    score: f64,
+    evaluator_key: &'r str,
+    evaluator_config_id: Option<i64>,
+    passed: Option<bool>,
+    feedback: Option<&'r str>,
+    evaluation_context: EvaluationContext,
+    metadata: &'r RawValue,
+    created_at: DateTime<Utc>,
+}
+
+impl<'r> ListedRow<'r> {
+    /// Reads [`LISTED_COLUMNS`].
+    fn read(row: &'r sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Self, DbErr> {
+        let mut c = positional::Columns::of(row);
+        Ok(ListedRow {
+            id: c.next("id")?,
+            llm_response_id: c.next("llm_response_id")?,
+            score: c.next::<Decimal>("score")?.to_f64().unwrap_or(0.0),
+            evaluator_key: c.next("evaluator_type")?,
+            evaluator_config_id: c.next("evaluator_config_id")?,
+            passed: c.next("passed")?,
+            feedback: c.next("feedback")?,
+            evaluation_context: positional::string_enum(c.next("evaluation_context")?)?,
+            metadata: c.next("metadata")?,
+            created_at: utc(c.next("created_at")?),
+        })
+    }
 }
 
 /// The evaluations of one response, oldest first.

@@ -32,6 +32,7 @@ pub mod judge;
 pub mod llm_responses;
 pub mod model_config;
 pub mod pagination;
+pub mod positional;
 pub mod pricing;
 pub mod prompt_tests;
 pub mod prompts;

@@ -19,15 +19,18 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType, ModelTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set, TryIntoModel,
+    QueryFilter, QuerySelect, QueryTrait, RelationTrait, Set, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
-use crate::pagination::{Page, PageParams, newest_ids, utc};
+use crate::pagination::with_literal_limits;
+use crate::pagination::{Page, PageParams, newest_first, utc};
+use crate::positional;
 use crate::pricing::PriceTable;
 use crate::validation::Errors;
 use crate::version_cache::{Key, Resolved, VersionCache};
@@ -782,17 +785,18 @@ pub struct LlmResponseFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// One page of LLM responses, newest first (without their evaluations).
+/// One page of LLM responses, newest first (without their evaluations), as the JSON of a
+/// `Page<LlmResponseOut>`.
+///
+/// On PostgreSQL the rows are serialised straight from the driver's buffers ([`ListedRow`],
+/// [`crate::positional`]); on SQLite through [`LlmResponseOut`].
 pub async fn list(
     db: &DatabaseConnection,
     f: &LlmResponseFilter,
     page: &PageParams,
-) -> Result<Page<LlmResponseOut>> {
+) -> Result<Vec<u8>> {
     let keyset = page.keyset()?;
     let mut cond = Condition::all();
-    if let Some(after) = keyset.after {
-        cond = cond.add(llm_response::Column::Id.lt(after));
-    }
     if let Some(v) = f.version_id {
         cond = cond.add(llm_response::Column::PromptVersionId.eq(v));
     }
@@ -830,23 +834,144 @@ pub async fn list(
     if let Some(until) = f.until {
         cond = cond.add(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
-    let query = with_prompt_id(LlmResponse::find())
-        .filter(
-            llm_response::Column::Id.in_subquery(newest_ids::<LlmResponse>(
-                llm_response::Column::Id,
-                cond,
-                keyset.limit + 1,
-            )),
-        )
-        .order_by_desc(llm_response::Column::Id)
-        .limit(keyset.limit + 1);
+    if db.get_database_backend() == DbBackend::Postgres {
+        let select = LlmResponse::find()
+            .select_only()
+            .column(llm_response::Column::Id)
+            .column_as(prompt_version::Column::PromptId, "prompt_id")
+            .columns(LISTED_COLUMNS)
+            .join(
+                JoinType::InnerJoin,
+                llm_response::Relation::PromptVersion.def(),
+            );
+        let query = newest_first(select, llm_response::Column::Id, cond, keyset);
+        let statement = with_literal_limits(query.build(DbBackend::Postgres));
+        let results = db.query_all_raw(statement).await?;
+        let rows = results
+            .iter()
+            .filter_map(|r| r.try_as_pg_row())
+            .map(ListedRow::read)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
+        return positional::to_json(&page, ROW_BYTES);
+    }
+    let query = newest_first(
+        with_prompt_id(LlmResponse::find()),
+        llm_response::Column::Id,
+        cond,
+        keyset,
+    );
     let rows: Vec<Listed> = crate::pagination::fetch(db, &query).await?;
-    Ok(Page::from_rows(
+    let page = Page::from_rows(
         rows,
         keyset,
         |r| r.response.id,
         |r| LlmResponseOut::new(r.response, r.listed_prompt_id, Vec::new()),
-    ))
+    );
+    positional::to_json(&page, ROW_BYTES)
+}
+
+/// Room reserved per listed row when serialising a page (a typical row is 0.7-1 KB).
+const ROW_BYTES: usize = 1024;
+
+/// The columns a [`ListedRow`] reads after `id` and the joined `prompt_id`, in its order.
+const LISTED_COLUMNS: [llm_response::Column; 23] = {
+    use llm_response::Column::*;
+    [
+        PromptVersionId,
+        RenderedPrompt,
+        RenderedSystemPrompt,
+        VariablesUsed,
+        ResponseText,
+        ResponseMetadata,
+        Status,
+        ErrorType,
+        ErrorMessage,
+        ResponseTimeMs,
+        TokensPrompt,
+        TokensCompletion,
+        TokensTotal,
+        CostUsd,
+        Provider,
+        Api,
+        Model,
+        UserId,
+        SessionId,
+        Environment,
+        Context,
+        IsTestRun,
+        CreatedAt,
+    ]
+};
+
+/// A listed LLM response borrowed from its PostgreSQL row: serialises as [`LlmResponseOut`]
+/// does, field for field in the same order, with `evaluations` empty (a list's rows carry
+/// none). JSON columns are PostgreSQL's `jsonb` text ([`crate::positional`]).
+#[derive(Serialize)]
+struct ListedRow<'r> {
+    id: i64,
+    prompt_id: i64,
+    prompt_version_id: i64,
+    rendered_prompt: &'r str,
+    rendered_system_prompt: Option<&'r str>,
+    variables_used: &'r RawValue,
+    response_text: Option<&'r str>,
+    response_metadata: &'r RawValue,
+    status: ResponseStatus,
+    error_type: Option<&'r str>,
+    error_message: Option<&'r str>,
+    response_time_ms: Option<i32>,
+    tokens_prompt: Option<i32>,
+    tokens_completion: Option<i32>,
+    tokens_total: Option<i32>,
+    cost_usd: Option<f64>,
+    provider: &'r str,
+    api: Option<&'r str>,
+    model: &'r str,
+    user_id: Option<&'r str>,
+    session_id: Option<&'r str>,
+    environment: Option<&'r str>,
+    context: &'r RawValue,
+    is_test_run: bool,
+    created_at: DateTime<Utc>,
+    evaluations: [EvaluationOut; 0],
+}
+
+impl<'r> ListedRow<'r> {
+    /// Reads `id`, `prompt_id`, then [`LISTED_COLUMNS`].
+    fn read(row: &'r sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Self, sea_orm::DbErr> {
+        let mut c = positional::Columns::of(row);
+        Ok(ListedRow {
+            id: c.next("id")?,
+            prompt_id: c.next("prompt_id")?,
+            prompt_version_id: c.next("prompt_version_id")?,
+            rendered_prompt: c.next("rendered_prompt")?,
+            rendered_system_prompt: c.next("rendered_system_prompt")?,
+            variables_used: c.next("variables_used")?,
+            response_text: c.next("response_text")?,
+            response_metadata: c.next("response_metadata")?,
+            status: positional::string_enum(c.next("status")?)?,
+            error_type: c.next("error_type")?,
+            error_message: c.next("error_message")?,
+            response_time_ms: c.next("response_time_ms")?,
+            tokens_prompt: c.next("tokens_prompt")?,
+            tokens_completion: c.next("tokens_completion")?,
+            tokens_total: c.next("tokens_total")?,
+            cost_usd: c
+                .next::<Option<Decimal>>("cost_usd")?
+                .and_then(|d| d.to_f64()),
+            provider: c.next("provider")?,
+            api: c.next("api")?,
+            model: c.next("model")?,
+            user_id: c.next("user_id")?,
+            session_id: c.next("session_id")?,
+            environment: c.next("environment")?,
+            context: c.next("context")?,
+            is_test_run: c.next("is_test_run")?,
+            created_at: utc(c.next("created_at")?),
+            evaluations: [],
+        })
+    }
 }
 
 /// Adds the response's prompt id (`listed_prompt_id`), joined from its version for that one

@@ -613,13 +613,131 @@ async fn sync_evaluations_are_stored_with_the_response(db: TestDb) {
     }
 }
 
+/// Every list page, with and without filters, holds the rows exactly as `GET` reads them one by
+/// one (every column, NULLs included: on PostgreSQL lists decode rows by position, single reads
+/// by name), newest first, and following `next_cursor` visits each matching row once.
+async fn list_pages_hold_the_stored_rows(db: TestDb) {
+    let app = spawn_app(&db, None).await;
+    let (p, v) = setup(&app).await;
+    // No background evaluations appearing while the lists are read.
+    db.exec("DELETE FROM prompt_tracker_evaluator_configs WHERE run_mode = 'async'")
+        .await;
+    let other = app
+        .create(
+            &format!("/api/v1/prompts/{p}/versions"),
+            json!({"user_prompt": "Bye {{ name }}", "model_config": {"provider": "anthropic", "model": "claude-3-5-haiku-latest"}}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    for i in 0..7 {
+        let body = if i % 2 == 0 {
+            json!({"prompt_version_id": v, "variables": {"name": format!("n{i}")}, "response_text": format!("welcome {i}"),
+                   "tokens_prompt": 10 + i, "tokens_completion": 20 + i, "response_time_ms": 100 + i,
+                   "environment": "prod", "session_id": format!("s{i}"), "user_id": format!("u{i}"),
+                   "context": {"i": i}, "response_metadata": {"finish_reason": "stop"}})
+        } else {
+            json!({"prompt_version_id": other, "variables": {"name": format!("n{i}")}, "status": "error",
+                   "error_type": "RateLimitError", "error_message": format!("slow down {i}")})
+        };
+        app.create("/api/v1/llm-responses", body).await;
+    }
+    // The responses and evaluations as single reads give them.
+    let mut responses = Vec::new();
+    let mut evaluations = Vec::new();
+    for r in walk(&app, "/api/v1/llm-responses?limit=3").await {
+        let mut read = app
+            .get(&format!("/api/v1/llm-responses/{}", r["id"]))
+            .await
+            .body;
+        evaluations.extend(read["evaluations"].as_array().unwrap().iter().cloned());
+        read["evaluations"] = json!([]);
+        assert_eq!(r, read);
+        responses.push(r);
+    }
+    assert_eq!(responses.len(), 7);
+    assert!(
+        responses
+            .iter()
+            .any(|r| r["rendered_system_prompt"].is_null())
+    );
+    assert!(
+        responses
+            .iter()
+            .any(|r| r["error_type"] == "RateLimitError")
+    );
+    evaluations.sort_by_key(|e| std::cmp::Reverse(e["id"].as_i64()));
+    assert_eq!(
+        evaluations.len(),
+        4,
+        "a sync keyword evaluation per call of v"
+    );
+    assert_eq!(walk(&app, "/api/v1/evaluations?limit=2").await, evaluations);
+
+    let only = |version: i64| -> Vec<Value> {
+        responses
+            .iter()
+            .filter(|r| r["prompt_version_id"] == version)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        walk(
+            &app,
+            &format!("/api/v1/llm-responses?version_id={v}&limit=2")
+        )
+        .await,
+        only(v)
+    );
+    assert_eq!(
+        walk(
+            &app,
+            &format!("/api/v1/llm-responses?version_id={other}&limit=2")
+        )
+        .await,
+        only(other)
+    );
+    assert_eq!(
+        walk(&app, "/api/v1/llm-responses?status=error&limit=1").await,
+        only(other)
+    );
+    let of_v: Vec<Value> = evaluations
+        .iter()
+        .filter(|e| only(v).iter().any(|r| r["id"] == e["llm_response_id"]))
+        .cloned()
+        .collect();
+    assert_eq!(
+        walk(&app, &format!("/api/v1/evaluations?version_id={v}&limit=3")).await,
+        of_v
+    );
+}
+
+/// Every row of a list, following `next_cursor` from `first`; checks ids descend.
+async fn walk(app: &App, first: &str) -> Vec<Value> {
+    let mut rows: Vec<Value> = Vec::new();
+    let mut path = first.to_owned();
+    loop {
+        let page = app.get(&path).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        rows.extend(page.body["data"].as_array().unwrap().iter().cloned());
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{first}&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{first}: {ids:?}");
+    rows
+}
+
 db_tests!(
     tracked_calls_render_cost_and_evaluate,
     idempotency_keys_make_retries_safe,
     version_stats_are_computed_in_sql,
     cached_versions_follow_every_change,
     cached_versions_follow_every_change_in_transactions,
-    sync_evaluations_are_stored_with_the_response
+    sync_evaluations_are_stored_with_the_response,
+    list_pages_hold_the_stored_rows
 );
 
 /// Clients that give up mid-request never leave a connection inside an open transaction:

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::JsonBody;
 use super::problem::{ApiJson, ApiPath, ApiQuery, HashedJson, Problem};
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -86,8 +87,8 @@ async fn list_responses(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<LlmResponseFilter>,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> Result<axum::Json<Page<LlmResponseOut>>> {
-    Ok(axum::Json(
+) -> Result<JsonBody> {
+    Ok(JsonBody(
         llm_responses::list(&state.db, &filter, &page).await?,
     ))
 }
@@ -142,8 +143,8 @@ async fn list_evaluations(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<EvaluationFilter>,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> Result<axum::Json<Page<EvaluationOut>>> {
-    Ok(axum::Json(
+) -> Result<JsonBody> {
+    Ok(JsonBody(
         evaluations::list(&state.db, &filter, &page).await?,
     ))
 }

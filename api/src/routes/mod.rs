@@ -25,6 +25,23 @@ pub mod runs;
 pub mod tests;
 pub mod versions;
 
+/// A JSON body serialised by the domain code (the lists that write their rows straight from
+/// the database's buffers: `positional`), sent as `axum::Json` would send it.
+pub struct JsonBody(pub Vec<u8>);
+
+impl IntoResponse for JsonBody {
+    fn into_response(self) -> Response {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
