@@ -792,6 +792,7 @@ pub struct LlmResponseFilter {
 /// [`crate::positional`]); on SQLite through [`LlmResponseOut`].
 pub async fn list(
     db: &DatabaseConnection,
+    versions: &VersionCache,
     f: &LlmResponseFilter,
     page: &PageParams,
 ) -> Result<Vec<u8>> {
@@ -835,15 +836,7 @@ pub async fn list(
         cond = cond.add(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        let select = LlmResponse::find()
-            .select_only()
-            .column(llm_response::Column::Id)
-            .column_as(prompt_version::Column::PromptId, "prompt_id")
-            .columns(LISTED_COLUMNS)
-            .join(
-                JoinType::InnerJoin,
-                llm_response::Relation::PromptVersion.def(),
-            );
+        let select = LlmResponse::find().select_only().columns(LISTED_COLUMNS);
         let query = newest_first(select, llm_response::Column::Id, cond, keyset);
         let statement = with_literal_limits(query.build(DbBackend::Postgres));
         let results = db.query_all_raw(statement).await?;
@@ -851,8 +844,15 @@ pub async fn list(
             .iter()
             .filter_map(|r| r.try_as_pg_row())
             .map(ListedRow::read)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
+            .collect::<std::result::Result<Vec<ListedRow>, _>>()?;
+        let version_ids: Vec<i64> = rows.iter().map(|r| r.prompt_version_id).collect();
+        let prompt_ids = versions.prompt_ids(db, &version_ids).await?;
+        let page = Page::from_rows(
+            rows.into_iter().zip(prompt_ids).collect(),
+            keyset,
+            |(r, _)| r.id,
+            |(r, prompt_id)| ListedRow { prompt_id, ..r },
+        );
         return positional::to_json(&page, ROW_BYTES);
     }
     let query = newest_first(
@@ -874,10 +874,12 @@ pub async fn list(
 /// Room reserved per listed row when serialising a page (a typical row is 0.7-1 KB).
 const ROW_BYTES: usize = 1024;
 
-/// The columns a [`ListedRow`] reads after `id` and the joined `prompt_id`, in its order.
-const LISTED_COLUMNS: [llm_response::Column; 23] = {
+/// The columns a [`ListedRow`] reads, in its order (`prompt_id` comes from
+/// [`VersionCache::prompt_ids`]).
+const LISTED_COLUMNS: [llm_response::Column; 24] = {
     use llm_response::Column::*;
     [
+        Id,
         PromptVersionId,
         RenderedPrompt,
         RenderedSystemPrompt,
@@ -906,7 +908,8 @@ const LISTED_COLUMNS: [llm_response::Column; 23] = {
 
 /// A listed LLM response borrowed from its PostgreSQL row: serialises as [`LlmResponseOut`]
 /// does, field for field in the same order, with `evaluations` empty (a list's rows carry
-/// none). JSON columns are PostgreSQL's `jsonb` text ([`crate::positional`]).
+/// none). JSON columns are PostgreSQL's `jsonb` text ([`crate::positional`]). `prompt_id` is
+/// 0 until the version's prompt is looked up.
 #[derive(Serialize)]
 struct ListedRow<'r> {
     id: i64,
@@ -938,12 +941,12 @@ struct ListedRow<'r> {
 }
 
 impl<'r> ListedRow<'r> {
-    /// Reads `id`, `prompt_id`, then [`LISTED_COLUMNS`].
+    /// Reads [`LISTED_COLUMNS`].
     fn read(row: &'r sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Self, sea_orm::DbErr> {
         let mut c = positional::Columns::of(row);
         Ok(ListedRow {
             id: c.next("id")?,
-            prompt_id: c.next("prompt_id")?,
+            prompt_id: 0,
             prompt_version_id: c.next("prompt_version_id")?,
             rendered_prompt: c.next("rendered_prompt")?,
             rendered_system_prompt: c.next("rendered_system_prompt")?,

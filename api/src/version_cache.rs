@@ -19,7 +19,7 @@ use std::sync::Arc;
 use entity::prelude::*;
 use entity::prompt_version::VersionStatus;
 use entity::{evaluator_config, prompt, prompt_version};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::error::{Error, Result};
 use crate::evaluator_configs::{self, Owner};
@@ -63,18 +63,27 @@ impl Key {
 
 /// The cache (cheap to clone: clones share it).
 #[derive(Clone)]
-pub struct VersionCache(Arc<quick_cache::sync::Cache<Key, Arc<Resolved>>>);
+pub struct VersionCache {
+    entries: Arc<quick_cache::sync::Cache<Key, Arc<Resolved>>>,
+    /// Version id -> prompt id. A version never moves to another prompt (no endpoint or
+    /// migration changes `prompt_versions.prompt_id`), so these entries never go stale.
+    prompt_ids: Arc<quick_cache::sync::Cache<i64, i64>>,
+}
 
 impl Default for VersionCache {
     fn default() -> Self {
-        VersionCache(Arc::new(quick_cache::sync::Cache::new(CAPACITY)))
+        VersionCache {
+            entries: Arc::new(quick_cache::sync::Cache::new(CAPACITY)),
+            prompt_ids: Arc::new(quick_cache::sync::Cache::new(CAPACITY)),
+        }
     }
 }
 
 impl std::fmt::Debug for VersionCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VersionCache")
-            .field("len", &self.0.len())
+            .field("len", &self.entries.len())
+            .field("prompt_ids", &self.prompt_ids.len())
             .finish()
     }
 }
@@ -82,12 +91,62 @@ impl std::fmt::Debug for VersionCache {
 impl VersionCache {
     /// The cached entry of `key`, if any (it may be stale: see the module docs).
     pub fn get(&self, key: &Key) -> Option<Arc<Resolved>> {
-        self.0.get(key)
+        self.entries.get(key)
     }
 
     /// Drops `key`'s entry.
     pub fn forget(&self, key: &Key) {
-        self.0.remove(key);
+        self.entries.remove(key);
+    }
+
+    /// The prompt id of each of `versions` (same order), from memory, reading the versions
+    /// not seen before in one query. Lists of LLM responses use it instead of joining every
+    /// row to its version (51 index lookups per page on PostgreSQL).
+    ///
+    /// # Errors
+    /// The driver's; 500 for a version that does not exist (rows reference versions by a
+    /// foreign key, so only a caller's mistake can ask for one).
+    pub async fn prompt_ids(
+        &self,
+        db: &impl ConnectionTrait,
+        versions: &[i64],
+    ) -> Result<Vec<i64>> {
+        let mut known = std::collections::HashMap::new();
+        let mut missing = Vec::new();
+        for &version in versions {
+            if known.contains_key(&version) || missing.contains(&version) {
+                continue;
+            }
+            match self.prompt_ids.get(&version) {
+                Some(prompt) => {
+                    known.insert(version, prompt);
+                }
+                None => missing.push(version),
+            }
+        }
+        if !missing.is_empty() {
+            let found: Vec<(i64, i64)> = PromptVersion::find()
+                .select_only()
+                .column(prompt_version::Column::Id)
+                .column(prompt_version::Column::PromptId)
+                .filter(prompt_version::Column::Id.is_in(missing))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (version, prompt) in found {
+                self.prompt_ids.insert(version, prompt);
+                known.insert(version, prompt);
+            }
+        }
+        versions
+            .iter()
+            .map(|v| {
+                known
+                    .get(v)
+                    .copied()
+                    .ok_or_else(|| Error::Internal(format!("version {v} does not exist")))
+            })
+            .collect()
     }
 
     /// Reads `key` from the database (version joined to its prompt, then the configs: the
@@ -103,7 +162,7 @@ impl VersionCache {
             version,
             configs,
         });
-        self.0.insert(key.clone(), resolved.clone());
+        self.entries.insert(key.clone(), resolved.clone());
         Ok(resolved)
     }
 }

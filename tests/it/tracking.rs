@@ -622,9 +622,16 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
     // No background evaluations appearing while the lists are read.
     db.exec("DELETE FROM prompt_tracker_evaluator_configs WHERE run_mode = 'async'")
         .await;
+    // A version of another prompt: lists take each row's prompt id from its version.
+    let q = app
+        .create("/api/v1/prompts", json!({"name": "Farewell"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    assert_ne!(p, q);
     let other = app
         .create(
-            &format!("/api/v1/prompts/{p}/versions"),
+            &format!("/api/v1/prompts/{q}/versions"),
             json!({"user_prompt": "Bye {{ name }}", "model_config": {"provider": "anthropic", "model": "claude-3-5-haiku-latest"}}),
         )
         .await["id"]
@@ -656,6 +663,10 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
         responses.push(r);
     }
     assert_eq!(responses.len(), 7);
+    assert_eq!(
+        responses.iter().filter(|r| r["prompt_id"] == q).count(),
+        3
+    );
     assert!(
         responses
             .iter()

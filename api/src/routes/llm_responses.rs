@@ -89,7 +89,7 @@ async fn list_responses(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<JsonBody> {
     Ok(JsonBody(
-        llm_responses::list(&state.db, &filter, &page).await?,
+        llm_responses::list(&state.db, &state.versions, &filter, &page).await?,
     ))
 }
 
