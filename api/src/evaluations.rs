@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{Error, Result};
 use crate::evaluator_configs;
 use crate::evaluators::{self, EvaluationInput};
-use crate::pagination::with_literal_limits;
+use crate::pagination::fetch_raw;
 use crate::pagination::{Page, PageParams, newest_first, utc};
 use crate::positional;
 use crate::validation::Errors;
@@ -168,13 +168,8 @@ pub async fn list(
     if db.get_database_backend() == DbBackend::Postgres {
         let select = Evaluation::find().select_only().columns(LISTED_COLUMNS);
         let query = newest_first(select, evaluation::Column::Id, cond, keyset);
-        let statement = with_literal_limits(query.build(DbBackend::Postgres));
-        let results = db.query_all_raw(statement).await?;
-        let rows = results
-            .iter()
-            .filter_map(|r| r.try_as_pg_row())
-            .map(ListedRow::read)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let results = fetch_raw(db, &query).await?;
+        let rows = positional::read_all(&results, ListedRow::read)?;
         let page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
         return positional::to_json(&page, ROW_BYTES);
     }

@@ -19,7 +19,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType, ModelTrait,
-    QueryFilter, QuerySelect, QueryTrait, RelationTrait, Set, TryIntoModel,
+    QueryFilter, QuerySelect, RelationTrait, Set, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -28,7 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
-use crate::pagination::with_literal_limits;
+use crate::pagination::fetch_raw;
 use crate::pagination::{Page, PageParams, newest_first, utc};
 use crate::positional;
 use crate::pricing::PriceTable;
@@ -838,13 +838,8 @@ pub async fn list(
     if db.get_database_backend() == DbBackend::Postgres {
         let select = LlmResponse::find().select_only().columns(LISTED_COLUMNS);
         let query = newest_first(select, llm_response::Column::Id, cond, keyset);
-        let statement = with_literal_limits(query.build(DbBackend::Postgres));
-        let results = db.query_all_raw(statement).await?;
-        let rows = results
-            .iter()
-            .filter_map(|r| r.try_as_pg_row())
-            .map(ListedRow::read)
-            .collect::<std::result::Result<Vec<ListedRow>, _>>()?;
+        let results = fetch_raw(db, &query).await?;
+        let rows = positional::read_all(&results, ListedRow::read)?;
         let version_ids: Vec<i64> = rows.iter().map(|r| r.prompt_version_id).collect();
         let prompt_ids = versions.prompt_ids(db, &version_ids).await?;
         let page = Page::from_rows(

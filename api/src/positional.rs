@@ -16,9 +16,9 @@
 //! The same lists keep SeaORM's models on SQLite, and `GET` of a single row everywhere: the
 //! integration tests check that both give the same JSON.
 
-use sea_orm::DbErr;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{Column, Decode, Postgres, Row, Type};
+use sea_orm::{DbErr, QueryResult};
 use serde::de::value::BorrowedStrDeserializer;
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,24 @@ impl<'r> Columns<'r> {
             .try_get(index)
             .map_err(|e| DbErr::Type(format!("column {name:?}: {e}")))
     }
+}
+
+/// Reads each row of `results` (PostgreSQL rows, from `pagination::fetch_raw`) with `read`.
+///
+/// # Errors
+/// `read`'s, or `DbErr::Type` for a row of another database.
+pub fn read_all<'r, T>(
+    results: &'r [QueryResult],
+    read: impl Fn(&'r PgRow) -> Result<T, DbErr>,
+) -> Result<Vec<T>, DbErr> {
+    results
+        .iter()
+        .map(|r| {
+            r.try_as_pg_row()
+                .ok_or_else(|| DbErr::Type("not a PostgreSQL row".to_owned()))
+                .and_then(&read)
+        })
+        .collect()
 }
 
 /// An enum stored as its serde name (`ResponseStatus`, `EvaluationContext`: their

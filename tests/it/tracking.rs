@@ -663,10 +663,7 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
         responses.push(r);
     }
     assert_eq!(responses.len(), 7);
-    assert_eq!(
-        responses.iter().filter(|r| r["prompt_id"] == q).count(),
-        3
-    );
+    assert_eq!(responses.iter().filter(|r| r["prompt_id"] == q).count(), 3);
     assert!(
         responses
             .iter()
