@@ -171,12 +171,12 @@ pub async fn list(
         let results = fetch_raw(db, &query).await?;
         let rows = positional::read_all(&results, ListedRow::read)?;
         let page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
-        return positional::to_json(&page, ROW_BYTES);
+        return page.to_json(ROW_BYTES);
     }
     let query = newest_first(Evaluation::find(), evaluation::Column::Id, cond, keyset);
     let rows = crate::pagination::rows(db, &query).await?;
     let page = Page::from_rows(rows, keyset, |r| r.id, EvaluationOut::from);
-    positional::to_json(&page, ROW_BYTES)
+    page.to_json(ROW_BYTES)
 }
 
 /// Room reserved per listed evaluation when serialising a page (its metadata holds the config

@@ -840,15 +840,13 @@ pub async fn list(
         let query = newest_first(select, llm_response::Column::Id, cond, keyset);
         let results = fetch_raw(db, &query).await?;
         let rows = positional::read_all(&results, ListedRow::read)?;
-        let version_ids: Vec<i64> = rows.iter().map(|r| r.prompt_version_id).collect();
+        let mut page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
+        let version_ids: Vec<i64> = page.data.iter().map(|r| r.prompt_version_id).collect();
         let prompt_ids = versions.prompt_ids(db, &version_ids).await?;
-        let page = Page::from_rows(
-            rows.into_iter().zip(prompt_ids).collect(),
-            keyset,
-            |(r, _)| r.id,
-            |(r, prompt_id)| ListedRow { prompt_id, ..r },
-        );
-        return positional::to_json(&page, ROW_BYTES);
+        for (row, prompt_id) in page.data.iter_mut().zip(prompt_ids) {
+            row.prompt_id = prompt_id;
+        }
+        return page.to_json(ROW_BYTES);
     }
     let query = newest_first(
         with_prompt_id(LlmResponse::find()),
@@ -863,7 +861,7 @@ pub async fn list(
         |r| r.response.id,
         |r| LlmResponseOut::new(r.response, r.listed_prompt_id, Vec::new()),
     );
-    positional::to_json(&page, ROW_BYTES)
+    page.to_json(ROW_BYTES)
 }
 
 /// Room reserved per listed row when serialising a page (a typical row is 0.7-1 KB).
@@ -904,7 +902,7 @@ const LISTED_COLUMNS: [llm_response::Column; 24] = {
 /// A listed LLM response borrowed from its PostgreSQL row: serialises as [`LlmResponseOut`]
 /// does, field for field in the same order, with `evaluations` empty (a list's rows carry
 /// none). JSON columns are PostgreSQL's `jsonb` text ([`crate::positional`]). `prompt_id` is
-/// 0 until the version's prompt is looked up.
+/// 0 until [`list`] sets it from [`VersionCache::prompt_ids`] for the rows the page keeps.
 #[derive(Serialize)]
 struct ListedRow<'r> {
     id: i64,

@@ -19,11 +19,8 @@
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{Column, Decode, Postgres, Row, Type};
 use sea_orm::{DbErr, QueryResult};
+use serde::Deserialize;
 use serde::de::value::BorrowedStrDeserializer;
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
-use crate::pagination::Page;
 
 /// Reads a row's columns one after the other.
 pub struct Columns<'r> {
@@ -89,15 +86,4 @@ pub fn string_enum<'r, T: Deserialize<'r>>(value: &'r str) -> Result<T, DbErr> {
         value,
     ))
     .map_err(|e| DbErr::Type(e.to_string()))
-}
-
-/// A page serialised as JSON (what `axum::Json` would send), with room reserved for
-/// `bytes_per_row` bytes per row so the buffer is not regrown while writing.
-///
-/// # Errors
-/// 500 if a value does not serialise (it always does for the list rows).
-pub fn to_json<T: Serialize>(page: &Page<T>, bytes_per_row: usize) -> Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(64 + page.data.len() * bytes_per_row);
-    serde_json::to_writer(&mut body, page).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(body)
 }
