@@ -219,8 +219,7 @@ struct ListedRow<'r> {
 
 impl<'r> ListedRow<'r> {
     /// Reads [`LISTED_COLUMNS`].
-    fn read(row: &'r sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Self, DbErr> {
-        let mut c = positional::Columns::of(row);
+    fn read(mut c: positional::Columns<'r>) -> std::result::Result<Self, DbErr> {
         Ok(ListedRow {
             id: c.next("id")?,
             llm_response_id: c.next("llm_response_id")?,

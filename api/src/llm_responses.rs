@@ -935,8 +935,7 @@ struct ListedRow<'r> {
 
 impl<'r> ListedRow<'r> {
     /// Reads [`LISTED_COLUMNS`].
-    fn read(row: &'r sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Self, sea_orm::DbErr> {
-        let mut c = positional::Columns::of(row);
+    fn read(mut c: positional::Columns<'r>) -> std::result::Result<Self, sea_orm::DbErr> {
         Ok(ListedRow {
             id: c.next("id")?,
             prompt_id: 0,

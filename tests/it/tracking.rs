@@ -738,7 +738,51 @@ async fn walk(app: &App, first: &str) -> Vec<Value> {
     rows
 }
 
+/// The positional reader of the PostgreSQL lists checks every column's name and type on the
+/// first row, also where that row's value is NULL, and reads the rows sharing its columns.
+async fn positional_reads_check_names_and_types(db: TestDb) {
+    if !db.is_postgres() {
+        return; // SQLite lists read SeaORM models
+    }
+    use api::positional::{Columns, read_all};
+    use sea_orm::{ConnectionTrait, DbErr, Statement};
+    let query = |sql: &str| {
+        let stmt = Statement::from_string(db.backend(), sql.to_owned());
+        let conn = &db.conn;
+        async move { conn.query_all_raw(stmt).await.unwrap() }
+    };
+    let read = |mut c: Columns<'_>| -> Result<(i64, Option<String>), DbErr> {
+        Ok((
+            c.next("id")?,
+            c.next::<Option<&str>>("name")?.map(str::to_owned),
+        ))
+    };
+    let rows =
+        query("SELECT * FROM (VALUES (1::int8, NULL::text), (2, 'b'), (3, 'c')) AS t(id, name)")
+            .await;
+    assert_eq!(
+        read_all(&rows, read).unwrap(),
+        vec![
+            (1, None),
+            (2, Some("b".to_owned())),
+            (3, Some("c".to_owned()))
+        ]
+    );
+    // A type the reader does not decode, NULL in the first row: refused on the first row.
+    let rows = query("SELECT * FROM (VALUES (1::int8, NULL::int4), (2, 5)) AS t(id, name)").await;
+    let err = read_all(&rows, read).unwrap_err().to_string();
+    assert!(err.contains("\"name\"") && err.contains("INT4"), "{err}");
+    // A column out of place: refused, naming what was found.
+    let rows = query("SELECT 'a'::text AS name, 1::int8 AS id").await;
+    let err = read_all(&rows, read).unwrap_err().to_string();
+    assert!(
+        err.contains("column 0 is Some(\"name\"), expected \"id\""),
+        "{err}"
+    );
+}
+
 db_tests!(
+    positional_reads_check_names_and_types,
     tracked_calls_render_cost_and_evaluate,
     idempotency_keys_make_retries_safe,
     version_stats_are_computed_in_sql,

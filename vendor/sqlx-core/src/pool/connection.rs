@@ -304,14 +304,19 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // test the connection on-release to ensure it is still viable,
-        // and flush anything time-sensitive like transaction rollbacks
+        // flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection
         // is likely to be left in an inconsistent state, in which case it should not be
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        //
+        // prompt-tracker patch: `flush` (send what is buffered, read what a dropped future left
+        // unread, up to the server's ReadyForQuery) instead of `ping` (the same plus a Sync
+        // round trip): the ping cost a round trip to the server for every released connection,
+        // i.e. every statement outside a transaction, for a viability check that only covers
+        // the instant between the last statement and the release.
+        if let Err(error) = self.raw.flush().await {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
