@@ -10,8 +10,10 @@
 //! [`Columns`] reader decodes the values in select order with sqlx, as `&str` and
 //! `&RawValue` where it can (a `jsonb` value as the text PostgreSQL's `jsonb` output gives, after
 //! its version byte: validated, not parsed; so lists show JSON columns in PostgreSQL's
-//! normalised form, keys ordered by length then bytes, equal as JSON to what `GET` shows); every column's name is still compared with the expected one, so a select list that
-//! does not match the reader is an error (a 500), never a shifted field.
+//! normalised form, keys ordered by length then bytes, equal as JSON to what `GET` shows).
+//! Every column's name and type is still compared with what the reader expects, once per
+//! result (on its first row; the rows of one statement share their column descriptions), so a
+//! select list that does not match the reader is an error (a 500), never a shifted field.
 //!
 //! The same lists keep SeaORM's models on SQLite, and `GET` of a single row everywhere: the
 //! integration tests check that both give the same JSON.
