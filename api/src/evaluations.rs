@@ -19,8 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{Error, Result};
 use crate::evaluator_configs;
 use crate::evaluators::{self, EvaluationInput};
-use crate::pagination::fetch_raw;
-use crate::pagination::{Page, PageParams, newest_first, utc};
+use crate::pagination::{Page, PageParams, fetch_raw, newest_first, utc};
 use crate::positional;
 use crate::validation::Errors;
 

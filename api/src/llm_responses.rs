@@ -28,8 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
-use crate::pagination::fetch_raw;
-use crate::pagination::{Page, PageParams, newest_first, utc};
+use crate::pagination::{Page, PageParams, fetch_raw, newest_first, utc};
 use crate::positional;
 use crate::pricing::PriceTable;
 use crate::validation::Errors;
