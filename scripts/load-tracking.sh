@@ -22,8 +22,13 @@
 #            LIST_DURATION on each list request (after a short warm-up; errors, e.g. 10 s
 #            timeouts, are counted, not fatal). Target: p99 < 10 ms. Rows marked `extra`
 #            are harder variants of the same endpoints (a deprecated version's old rows, a
-#            rare environment, the version filter of evaluations), under the same target;
-#            the `compare` row is the plain list at 1 connection.
+#            rare environment, the version filter of evaluations, pages at random cursors:
+#            pages the server has not seen, whose rows it must all read), under the same
+#            target; the `compare` row is the plain list at 1 connection. A run repeats one
+#            request, so after its first two answers the page's rows come from the service's
+#            list cache (row_cache.rs: PostgreSQL sends ids and row versions); the random
+#            cursors measure pages answered once, read in full (PROMPT_TRACKER_LIST_CACHE_MB=0
+#            measures every run that way).
 #   CPU columns: CPU ms per request (or pgbench transaction) of the server process and of
 #   the PostgreSQL backends connected to the database, and how busy the whole machine was,
 #   measured over the middle of each run (from /proc). Busy near 100% with srv + PG CPU
@@ -50,6 +55,8 @@
 #   CONNECTIONS THREADS wrk connections / threads = pgbench clients / threads (16, 2)
 #   N_RESPONSES         stored LLM responses in phase C (default 1000000)
 #   KEEP=1              keep the database (with its 1,000,000 rows) for EXPLAIN ANALYZE
+#   PROMPT_TRACKER_LIST_CACHE_MB  passed to the server (its list cache, row_cache.rs); 0
+#                       turns it off, so that every list row is read in full every time
 #   SERVER_RUST_LOG     the server's RUST_LOG (default warn); its log is shown on failure
 #   BUILD_TIMEOUT       seconds allowed for the cargo build (default 3600)
 #   STEP_TIMEOUT        seconds allowed for any one SQL step (default 900); every wrk and
@@ -549,7 +556,45 @@ done
 n_deep=$(call GET "/llm-responses?limit=50&cursor=$CURSOR" | jq -er '.data | length')
 [[ "$n_deep" == 50 ]] || die "the deep cursor page has $n_deep rows"
 
-# label|kind|path
+# Pages at random cursors (`random.lua`: a new `id:<n>` cursor per request, n uniform over the
+# table's ids): pages the server has not seen before, so every row is read from PostgreSQL in
+# full (the list cache, row_cache.rs, only skips the rows of a page query it has answered).
+MIN_ID=$(val "SELECT min(id) FROM prompt_tracker_llm_responses")
+MAX_ID=$(val "SELECT max(id) FROM prompt_tracker_llm_responses")
+cat >"$WORK/random.lua" <<LUA
+local min_id, max_id = $MIN_ID, $MAX_ID
+LUA
+cat >>"$WORK/random.lua" <<'LUA'
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("thread_no", threads) end
+function init(args) math.randomseed(os.time() * 1000 + thread_no) end
+local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+-- base64url without padding (RFC 4648, section 5), as pagination.rs encodes cursors
+local function base64url(s)
+  local out, bits, n = {}, 0, 0
+  for i = 1, #s do
+    bits = bits * 256 + s:byte(i); n = n + 8
+    while n >= 6 do
+      n = n - 6
+      local v = math.floor(bits / 2 ^ n) % 64
+      out[#out + 1] = alphabet:sub(v + 1, v + 1)
+    end
+    bits = bits % 2 ^ n
+  end
+  if n > 0 then
+    local v = (bits * 2 ^ (6 - n)) % 64
+    out[#out + 1] = alphabet:sub(v + 1, v + 1)
+  end
+  return table.concat(out)
+end
+function request()
+  local id = math.random(min_id + 50, max_id)
+  return wrk.format("GET", wrk.path .. "&cursor=" .. base64url("id:" .. id))
+end
+LUA
+cat "$WORK/report.lua" >>"$WORK/random.lua"
+
+# label|kind|path[|lua script]
 PROBES=(
   "llm-responses|target|/llm-responses?limit=50"
   "llm-responses?version_id (active version, $V_ROWS rows)|target|/llm-responses?version_id=$VERSION_ID&limit=50"
@@ -561,20 +606,22 @@ PROBES=(
   "llm-responses?environment=dev ($DEV_ROWS rows)|extra|/llm-responses?environment=dev&limit=50"
   "evaluations?version_id (active version)|extra|/evaluations?version_id=$VERSION_ID&limit=50"
   "evaluations?version_id (deprecated v1)|extra|/evaluations?version_id=$OLD_V&limit=50"
+  "llm-responses?cursor=random (pages not seen before)|extra|/llm-responses?limit=50|random.lua"
 )
 C_RESULTS=()
 i=0
 # run_wrk at 1 connection for the `c1` rows, at CONNECTIONS otherwise
 env_run() { if [[ "$kind" == c1 ]]; then WRK_T=1 WRK_C=1 run_wrk "$@"; else run_wrk "$@"; fi; }
 for probe in "${PROBES[@]}"; do
-  IFS='|' read -r label kind path <<<"$probe"
+  IFS='|' read -r label kind path lua <<<"$probe"
+  lua="$WORK/${lua:-report.lua}"
   i=$(( i + 1 ))
   n=$(call GET "$path" | jq -er '.data | length')
   [[ "$n" == 50 ]] || die "GET $path returned $n rows, not 50"
-  env_run "c${i}_warmup" "$WARMUP" "$WORK/report.lua" "$API$path"
+  env_run "c${i}_warmup" "$WARMUP" "$lua" "$API$path"
   # warm-ups of pathological requests can leave a backlog: let it drain
   sleep 1
-  env_run "c$i" "$LIST_DURATION" "$WORK/report.lua" "$API$path"
+  env_run "c$i" "$LIST_DURATION" "$lua" "$API$path"
   log "phase C: GET $path: $W_RPS req/s, p50 $W_P50 ms, p99 $W_P99 ms, $W_BAD errors; CPU per request: server $C_SRV ms, PostgreSQL $C_PG ms, wrk $C_CLIENT ms; machine busy $C_BUSY% (other $C_OTHER%)"
   C_RESULTS+=("$label|$kind|$path|$W_RPS|$W_P50|$W_P99|$W_BAD|$C_SRV|$C_PG|$C_CLIENT|$C_BUSY|$C_OTHER")
   C_ERRORS=$(( ${C_ERRORS:-0} + W_BAD ))
@@ -600,7 +647,8 @@ row "A' the same at 1 connection (no queueing)" "$A1_RPS" "$A1_P50" "$A1_P99" "-
 row "B raw inserts (pgbench: 1 response + 1 evaluation per tx)" "$B_TPS" "-" "-" "0" "-" "$B_PG" "$B_CLIENT" "$B_BUSY%" "$B_OTHER%" "avg latency $B_LAT ms"
 row "tracked / raw" "$RATIO" "" "" "" "" "" "" "" "" ">= 0.5: $(verdict "$RATIO" 0.5 '>=')"
 echo
-echo "Phase C: list endpoints at $C_ROWS LLM responses, $C_EVALS evaluations; $CONNECTIONS connections, $LIST_DURATION each, limit=50"
+echo "Phase C: list endpoints at $C_ROWS LLM responses, $C_EVALS evaluations; $CONNECTIONS connections, $LIST_DURATION each, limit=50;"
+echo "list cache PROMPT_TRACKER_LIST_CACHE_MB=${PROMPT_TRACKER_LIST_CACHE_MB:-default (64)} (0: every row read in full)"
 row "GET /api/v1/..." "req/s" "p50 ms" "p99 ms" "errors" "srv CPU" "PG CPU" "cli CPU" "busy" "other" "p99 < 10 ms"
 for r in "${C_RESULTS[@]}"; do
   IFS='|' read -r label kind path rps p50 p99 bad srv pgc cli busy other <<<"$r"

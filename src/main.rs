@@ -102,6 +102,15 @@ struct ServeArgs {
         global = true
     )]
     job_lease_secs: u64,
+    /// MiB of listed rows' JSON kept in memory per list on PostgreSQL (LLM responses,
+    /// evaluations), each entry checked against its row's version on every read; 0: none.
+    #[arg(
+        long,
+        env = "PROMPT_TRACKER_LIST_CACHE_MB",
+        default_value_t = api::row_cache::DEFAULT_CAPACITY_MB,
+        global = true
+    )]
+    list_cache_mb: u64,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -186,6 +195,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             lease: std::time::Duration::from_secs(args.job_lease_secs.max(3)),
             ..Default::default()
         },
+        list_cache_bytes: args.list_cache_mb.saturating_mul(1 << 20),
     })
     .await
 }

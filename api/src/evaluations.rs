@@ -7,10 +7,12 @@ use entity::prelude::*;
 use entity::{evaluator_config, llm_response};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
     DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use sea_orm::{EntityName, IdenStatic, QueryTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -19,8 +21,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{Error, Result};
 use crate::evaluator_configs;
 use crate::evaluators::{self, EvaluationInput};
-use crate::pagination::{Page, PageParams, fetch_raw, newest_first, utc};
+use crate::pagination::{Page, PageParams, newest_first, utc, with_literal_limits};
 use crate::positional;
+use crate::row_cache::{self, RowCache};
 use crate::validation::Errors;
 
 /// An evaluation as the API returns it.
@@ -141,9 +144,11 @@ pub struct EvaluationFilter {
 /// One page of evaluations, newest first, as the JSON of a `Page<EvaluationOut>`.
 ///
 /// On PostgreSQL the rows are serialised straight from the driver's buffers ([`ListedRow`],
-/// [`crate::positional`]); on SQLite through [`EvaluationOut`].
+/// [`crate::positional`]) and their JSON is cached per row, checked against each row's version
+/// (`cache`, [`crate::row_cache`]); on SQLite through [`EvaluationOut`].
 pub async fn list(
     db: &DatabaseConnection,
+    cache: &RowCache,
     filter: &EvaluationFilter,
     page: &PageParams,
 ) -> Result<Vec<u8>> {
@@ -165,12 +170,27 @@ pub async fn list(
         cond = cond.add(evaluation::Column::PromptVersionId.eq(v));
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        let select = Evaluation::find().select_only().columns(LISTED_COLUMNS);
-        let query = newest_first(select, evaluation::Column::Id, cond, keyset);
-        let results = fetch_raw(db, &query).await?;
-        let rows = positional::read_all(&results, ListedRow::read)?;
-        let page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
-        return page.to_json(ROW_BYTES);
+        let page_of = |columns: &[evaluation::Column]| {
+            let select = Evaluation::find()
+                .select_only()
+                .expr_as(
+                    Expr::cust(row_cache::row_version_expr(Evaluation.table_name())),
+                    "row_version",
+                )
+                .columns(columns.iter().copied());
+            let query = newest_first(select, evaluation::Column::Id, cond.clone(), keyset);
+            with_literal_limits(QueryTrait::build(&query, DbBackend::Postgres))
+        };
+        let statements = row_cache::PageStatements {
+            rows: page_of(&LISTED_COLUMNS),
+            ids: page_of(&[evaluation::Column::Id]),
+            table: Evaluation.table_name(),
+            columns: LISTED_COLUMNS.iter().map(IdenStatic::as_str).collect(),
+            limit: keyset.limit as usize,
+        };
+        let fetched = cache.fetch(db, statements).await?;
+        let rows = fetched.read(ListedRow::read)?;
+        return cache.page_json(&fetched, rows, ROW_BYTES);
     }
     let query = newest_first(Evaluation::find(), evaluation::Column::Id, cond, keyset);
     let rows = crate::pagination::rows(db, &query).await?;
@@ -217,10 +237,10 @@ struct ListedRow<'r> {
 }
 
 impl<'r> ListedRow<'r> {
-    /// Reads [`LISTED_COLUMNS`].
-    fn read(mut c: positional::Columns<'r>) -> std::result::Result<Self, DbErr> {
+    /// Reads [`LISTED_COLUMNS`] after `id` (read by [`row_cache::Fetched::read`]).
+    fn read(id: i64, c: &mut positional::Columns<'r>) -> std::result::Result<Self, DbErr> {
         Ok(ListedRow {
-            id: c.next("id")?,
+            id,
             llm_response_id: c.next("llm_response_id")?,
             score: c.next::<Decimal>("score")?.to_f64().unwrap_or(0.0),
             evaluator_key: c.next("evaluator_type")?,

@@ -38,6 +38,7 @@ pub mod prompt_tests;
 pub mod prompts;
 pub mod providers;
 pub mod routes;
+pub mod row_cache;
 pub mod runner;
 pub mod stats;
 pub mod templates;
@@ -64,6 +65,10 @@ pub struct AppState {
     pub job_settings: jobs::JobSettings,
     /// What tracked calls read about their version, cached and revision-checked.
     pub versions: version_cache::VersionCache,
+    /// The JSON of listed LLM responses, cached and checked against each row's version.
+    pub listed_responses: row_cache::RowCache,
+    /// The JSON of listed evaluations, likewise.
+    pub listed_evaluations: row_cache::RowCache,
 }
 
 impl AppState {
@@ -92,6 +97,8 @@ impl AppState {
             waker: jobs::Waker::default(),
             job_settings: config.jobs.clone(),
             versions: version_cache::VersionCache::default(),
+            listed_responses: row_cache::RowCache::new(config.list_cache_bytes),
+            listed_evaluations: row_cache::RowCache::new(config.list_cache_bytes),
         })
     }
 }

@@ -21,6 +21,7 @@ use sea_orm::{
     DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType, ModelTrait,
     QueryFilter, QuerySelect, RelationTrait, Set, TryIntoModel,
 };
+use sea_orm::{EntityName, IdenStatic, QueryTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -28,9 +29,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
-use crate::pagination::{Page, PageParams, fetch_raw, newest_first, utc};
+use crate::pagination::{Page, PageParams, newest_first, utc, with_literal_limits};
 use crate::positional;
 use crate::pricing::PriceTable;
+use crate::row_cache::{self, RowCache};
 use crate::validation::Errors;
 use crate::version_cache::{Key, Resolved, VersionCache};
 use crate::{jobs, templates};
@@ -788,10 +790,12 @@ pub struct LlmResponseFilter {
 /// `Page<LlmResponseOut>`.
 ///
 /// On PostgreSQL the rows are serialised straight from the driver's buffers ([`ListedRow`],
-/// [`crate::positional`]); on SQLite through [`LlmResponseOut`].
+/// [`crate::positional`]) and their JSON is cached per row, checked against each row's version
+/// (`cache`, [`crate::row_cache`]); on SQLite through [`LlmResponseOut`].
 pub async fn list(
     db: &DatabaseConnection,
     versions: &VersionCache,
+    cache: &RowCache,
     f: &LlmResponseFilter,
     page: &PageParams,
 ) -> Result<Vec<u8>> {
@@ -835,17 +839,32 @@ pub async fn list(
         cond = cond.add(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        let select = LlmResponse::find().select_only().columns(LISTED_COLUMNS);
-        let query = newest_first(select, llm_response::Column::Id, cond, keyset);
-        let results = fetch_raw(db, &query).await?;
-        let rows = positional::read_all(&results, ListedRow::read)?;
-        let mut page = Page::from_rows(rows, keyset, |r| r.id, |r| r);
-        let version_ids: Vec<i64> = page.data.iter().map(|r| r.prompt_version_id).collect();
+        let page_of = |columns: &[llm_response::Column]| {
+            let select = LlmResponse::find()
+                .select_only()
+                .expr_as(
+                    Expr::cust(row_cache::row_version_expr(LlmResponse.table_name())),
+                    "row_version",
+                )
+                .columns(columns.iter().copied());
+            let query = newest_first(select, llm_response::Column::Id, cond.clone(), keyset);
+            with_literal_limits(QueryTrait::build(&query, DbBackend::Postgres))
+        };
+        let statements = row_cache::PageStatements {
+            rows: page_of(&LISTED_COLUMNS),
+            ids: page_of(&[llm_response::Column::Id]),
+            table: LlmResponse.table_name(),
+            columns: LISTED_COLUMNS.iter().map(IdenStatic::as_str).collect(),
+            limit: keyset.limit as usize,
+        };
+        let fetched = cache.fetch(db, statements).await?;
+        let mut rows = fetched.read(ListedRow::read)?;
+        let version_ids: Vec<i64> = rows.iter().map(|r| r.row.prompt_version_id).collect();
         let prompt_ids = versions.prompt_ids(db, &version_ids).await?;
-        for (row, prompt_id) in page.data.iter_mut().zip(prompt_ids) {
-            row.prompt_id = prompt_id;
+        for (r, prompt_id) in rows.iter_mut().zip(prompt_ids) {
+            r.row.prompt_id = prompt_id;
         }
-        return page.to_json(ROW_BYTES);
+        return cache.page_json(&fetched, rows, ROW_BYTES);
     }
     let query = newest_first(
         with_prompt_id(LlmResponse::find()),
@@ -933,10 +952,10 @@ struct ListedRow<'r> {
 }
 
 impl<'r> ListedRow<'r> {
-    /// Reads [`LISTED_COLUMNS`].
-    fn read(mut c: positional::Columns<'r>) -> std::result::Result<Self, sea_orm::DbErr> {
+    /// Reads [`LISTED_COLUMNS`] after `id` (read by [`row_cache::Fetched::read`]).
+    fn read(id: i64, c: &mut positional::Columns<'r>) -> std::result::Result<Self, sea_orm::DbErr> {
         Ok(ListedRow {
-            id: c.next("id")?,
+            id,
             prompt_id: 0,
             prompt_version_id: c.next("prompt_version_id")?,
             rendered_prompt: c.next("rendered_prompt")?,

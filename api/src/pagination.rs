@@ -12,8 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, Value, Values};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    JoinType, Order, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
-    Statement,
+    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 
 use crate::error::Error;
@@ -78,18 +77,6 @@ pub async fn fetch<M: FromQueryResult>(
 ) -> Result<Vec<M>, DbErr> {
     let statement = with_literal_limits(query.build(db.get_database_backend()));
     M::find_by_statement(statement).all(db).await
-}
-
-/// [`fetch`]'s rows as the driver gives them, for the readers of [`crate::positional`].
-///
-/// # Errors
-/// The driver's.
-pub async fn fetch_raw(
-    db: &impl ConnectionTrait,
-    query: &impl QueryTrait,
-) -> Result<Vec<QueryResult>, DbErr> {
-    let statement = with_literal_limits(query.build(db.get_database_backend()));
-    db.query_all_raw(statement).await
 }
 
 /// [`fetch`] for a plain select of an entity's rows.

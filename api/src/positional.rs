@@ -15,6 +15,9 @@
 //! result (on its first row; the rows of one statement share their column descriptions), so a
 //! select list that does not match the reader is an error (a 500), never a shifted field.
 //!
+//! The JSON made from these rows is then cached per row ([`crate::row_cache`]), so a page
+//! listed again reads only ids and versions.
+//!
 //! The same lists keep SeaORM's models on SQLite, and `GET` of a single row everywhere: the
 //! integration tests check that both give the same JSON.
 
@@ -93,15 +96,16 @@ impl<'r> Columns<'r> {
     }
 }
 
-/// Reads each row of `results` (PostgreSQL rows of one statement, from
-/// `pagination::fetch_raw`) with `read`, checking column names and types on the first row and
-/// on any row whose column descriptions are not the first row's.
+/// Reads each row of `results` (PostgreSQL rows of one statement) with `read`, checking
+/// column names and types until a row has been read to its last column (a reader may stop
+/// early on some rows: [`crate::row_cache`]); then the rows that share that row's column
+/// descriptions are read unchecked.
 ///
 /// # Errors
 /// `read`'s, or `DbErr::Type` for a row of another database.
 pub fn read_all<'r, T>(
     results: &'r [QueryResult],
-    read: impl Fn(Columns<'r>) -> Result<T, DbErr>,
+    mut read: impl FnMut(&mut Columns<'r>) -> Result<T, DbErr>,
 ) -> Result<Vec<T>, DbErr> {
     let mut checked: Option<&'r [PgColumn]> = None;
     results
@@ -112,10 +116,13 @@ pub fn read_all<'r, T>(
                 .ok_or_else(|| DbErr::Type("not a PostgreSQL row".to_owned()))?;
             let columns = row.columns();
             if checked.is_some_and(|c| std::ptr::eq(c, columns)) {
-                read(Columns::already_checked(row))
+                read(&mut Columns::already_checked(row))
             } else {
-                let value = read(Columns::checking(row))?;
-                checked = Some(columns);
+                let mut reader = Columns::checking(row);
+                let value = read(&mut reader)?;
+                if reader.next == columns.len() {
+                    checked = Some(columns);
+                }
                 Ok(value)
             }
         })

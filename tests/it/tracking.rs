@@ -718,6 +718,68 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
         walk(&app, &format!("/api/v1/evaluations?version_id={v}&limit=3")).await,
         of_v
     );
+
+    // Read again (on PostgreSQL, from the JSON cached by the first reads): the same rows.
+    assert_eq!(walk(&app, "/api/v1/llm-responses?limit=3").await, responses);
+    assert_eq!(walk(&app, "/api/v1/evaluations?limit=2").await, evaluations);
+    // Rows changed or deleted behind the service's back (an operator's SQL, another
+    // instance): every list shows them as they are now.
+    let changed = responses[1]["id"].as_i64().unwrap();
+    let deleted = responses[4]["id"].as_i64().unwrap();
+    let evaluation = evaluations[0]["id"].as_i64().unwrap();
+    db.exec(&format!(
+        "UPDATE prompt_tracker_llm_responses SET response_text = 'edited', tokens_total = 999 WHERE id = {changed}"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE prompt_tracker_evaluations SET feedback = 'edited' WHERE id = {evaluation}"
+    ))
+    .await;
+    db.exec(&format!(
+        "DELETE FROM prompt_tracker_evaluations WHERE llm_response_id = {deleted}"
+    ))
+    .await;
+    db.exec(&format!(
+        "DELETE FROM prompt_tracker_llm_responses WHERE id = {deleted}"
+    ))
+    .await;
+    let mut now = responses.clone();
+    now.retain(|r| r["id"] != deleted);
+    for r in now.iter_mut().filter(|r| r["id"] == changed) {
+        r["response_text"] = json!("edited");
+        r["tokens_total"] = json!(999);
+    }
+    let version_of_changed = now.iter().find(|r| r["id"] == changed).unwrap()["prompt_version_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(walk(&app, "/api/v1/llm-responses?limit=3").await, now);
+    let of_version = |version: i64| -> Vec<Value> {
+        now.iter()
+            .filter(|r| r["prompt_version_id"] == version)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        walk(
+            &app,
+            &format!("/api/v1/llm-responses?version_id={version_of_changed}&limit=2")
+        )
+        .await,
+        of_version(version_of_changed)
+    );
+    let mut evaluations_now = evaluations.clone();
+    evaluations_now.retain(|e| e["llm_response_id"] != deleted);
+    evaluations_now[0]["feedback"] = json!("edited");
+    assert_eq!(
+        walk(&app, "/api/v1/evaluations?limit=2").await,
+        evaluations_now
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/llm-responses/{changed}"))
+            .await
+            .body["response_text"],
+        "edited"
+    );
 }
 
 /// Every row of a list, following `next_cursor` from `first`; checks ids descend.
@@ -751,7 +813,7 @@ async fn positional_reads_check_names_and_types(db: TestDb) {
         let conn = &db.conn;
         async move { conn.query_all_raw(stmt).await.unwrap() }
     };
-    let read = |mut c: Columns<'_>| -> Result<(i64, Option<String>), DbErr> {
+    let read = |c: &mut Columns<'_>| -> Result<(i64, Option<String>), DbErr> {
         Ok((
             c.next("id")?,
             c.next::<Option<&str>>("name")?.map(str::to_owned),
@@ -779,10 +841,122 @@ async fn positional_reads_check_names_and_types(db: TestDb) {
         err.contains("column 0 is Some(\"name\"), expected \"id\""),
         "{err}"
     );
+    // A reader that stops early on a row (a cached row: `row_cache`) leaves the checks on for
+    // the next row, which is read in full and refused.
+    let rows = query("SELECT * FROM (VALUES (1::int8, NULL::int4), (2, 5)) AS t(id, name)").await;
+    let stop_at_1 = |c: &mut Columns<'_>| -> Result<(i64, Option<String>), DbErr> {
+        let id: i64 = c.next("id")?;
+        if id == 1 {
+            return Ok((id, None));
+        }
+        Ok((id, c.next::<Option<&str>>("name")?.map(str::to_owned)))
+    };
+    let err = read_all(&rows, stop_at_1).unwrap_err().to_string();
+    assert!(err.contains("\"name\"") && err.contains("INT4"), "{err}");
+}
+
+/// The list cache (`api::row_cache`) on a table of its own: a new page query reads its rows
+/// in full; a page read again reads ids and versions, then only the rows changed since (with
+/// their new values) or not held; a deleted row is gone; each page's JSON is what a plain read
+/// gives; without a cache every row is read every time.
+async fn cached_list_rows_are_checked_against_their_versions(db: TestDb) {
+    if !db.is_postgres() {
+        return; // the cache serves the PostgreSQL lists only
+    }
+    use api::row_cache::{PageStatements, RowCache, row_version_expr};
+    use sea_orm::Statement;
+    db.exec("CREATE TABLE row_cache_probe (id int8 PRIMARY KEY, name text NOT NULL)")
+        .await;
+    db.exec("INSERT INTO row_cache_probe VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+        .await;
+    // Pages of 2 rows, newest first (3 rows fetched: the third tells a next page exists).
+    let statements = || {
+        let sql = |columns: &str| {
+            Statement::from_string(
+                db.backend(),
+                format!(
+                    "SELECT {} AS row_version, {columns} FROM row_cache_probe ORDER BY id DESC LIMIT 3",
+                    row_version_expr("row_cache_probe")
+                ),
+            )
+        };
+        PageStatements {
+            rows: sql("id, name"),
+            ids: sql("id"),
+            table: "row_cache_probe",
+            columns: vec!["id", "name"],
+            limit: 2,
+        }
+    };
+    // (rows read in full, the page's rows, the id the next page starts after)
+    let read = |cache: &RowCache| {
+        let cache = cache.clone();
+        let conn = db.conn.clone();
+        async move {
+            let fetched = cache.fetch(&conn, statements()).await.unwrap();
+            let read = fetched.read_count();
+            let rows = fetched
+                .read(|id, c| -> Result<(i64, &str), sea_orm::DbErr> { Ok((id, c.next("name")?)) })
+                .unwrap();
+            let page: Value =
+                serde_json::from_slice(&cache.page_json(&fetched, rows, 64).unwrap()).unwrap();
+            let next = page["next_cursor"].as_str().map(str::to_owned);
+            (read, page["data"].clone(), next)
+        }
+    };
+    let after = |id: i64| Some(api::pagination::encode(id));
+    let cache = RowCache::new(1 << 20);
+    let first = json!([[3, "three"], [2, "two"]]);
+    assert_eq!(read(&cache).await, (2, first.clone(), after(2)));
+    assert_eq!(cache.len(), 0, "a page query's first answer caches nothing");
+    assert_eq!(read(&cache).await, (2, first.clone(), after(2)));
+    assert_eq!(
+        cache.len(),
+        2,
+        "the second caches the page's rows (not the extra one)"
+    );
+    assert_eq!(
+        read(&cache).await,
+        (0, first, after(2)),
+        "then, unchanged, ids only"
+    );
+    db.exec("UPDATE row_cache_probe SET name = 'TWO' WHERE id = 2")
+        .await;
+    assert_eq!(
+        read(&cache).await,
+        (1, json!([[3, "three"], [2, "TWO"]]), after(2))
+    );
+    assert_eq!(read(&cache).await.0, 0);
+    // An update that writes the same values is still a new row version: read again.
+    db.exec("UPDATE row_cache_probe SET name = name WHERE id = 3")
+        .await;
+    assert_eq!(read(&cache).await.0, 1);
+    db.exec("DELETE FROM row_cache_probe WHERE id = 2").await;
+    db.exec("INSERT INTO row_cache_probe VALUES (4, 'four')")
+        .await;
+    assert_eq!(
+        read(&cache).await,
+        (1, json!([[4, "four"], [3, "three"]]), after(3))
+    );
+    db.exec("DELETE FROM row_cache_probe WHERE id IN (1, 3)")
+        .await;
+    assert_eq!(read(&cache).await, (0, json!([[4, "four"]]), None));
+    // Without a cache every row is read, every time.
+    let none = RowCache::new(0);
+    db.exec("INSERT INTO row_cache_probe VALUES (5, 'five')")
+        .await;
+    for _ in 0..3 {
+        assert_eq!(
+            read(&none).await,
+            (2, json!([[5, "five"], [4, "four"]]), None)
+        );
+    }
+    db.exec("DROP TABLE row_cache_probe").await;
 }
 
 db_tests!(
     positional_reads_check_names_and_types,
+    cached_list_rows_are_checked_against_their_versions,
     tracked_calls_render_cost_and_evaluate,
     idempotency_keys_make_retries_safe,
     version_stats_are_computed_in_sql,

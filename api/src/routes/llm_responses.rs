@@ -89,7 +89,14 @@ async fn list_responses(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<JsonBody> {
     Ok(JsonBody(
-        llm_responses::list(&state.db, &state.versions, &filter, &page).await?,
+        llm_responses::list(
+            &state.db,
+            &state.versions,
+            &state.listed_responses,
+            &filter,
+            &page,
+        )
+        .await?,
     ))
 }
 
@@ -145,7 +152,7 @@ async fn list_evaluations(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<JsonBody> {
     Ok(JsonBody(
-        evaluations::list(&state.db, &filter, &page).await?,
+        evaluations::list(&state.db, &state.listed_evaluations, &filter, &page).await?,
     ))
 }
 
