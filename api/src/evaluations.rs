@@ -7,12 +7,10 @@ use entity::prelude::*;
 use entity::{evaluator_config, llm_response};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use sea_orm::{EntityName, IdenStatic, QueryTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -21,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{Error, Result};
 use crate::evaluator_configs;
 use crate::evaluators::{self, EvaluationInput};
-use crate::pagination::{Page, PageParams, newest_first, utc, with_literal_limits};
+use crate::pagination::{Page, PageParams, newest_first, utc};
 use crate::positional;
 use crate::row_cache::{self, RowCache};
 use crate::validation::Errors;
@@ -170,24 +168,12 @@ pub async fn list(
         cond = cond.add(evaluation::Column::PromptVersionId.eq(v));
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        let page_of = |columns: &[evaluation::Column]| {
-            let select = Evaluation::find()
-                .select_only()
-                .expr_as(
-                    Expr::cust(row_cache::row_version_expr(Evaluation.table_name())),
-                    "row_version",
-                )
-                .columns(columns.iter().copied());
-            let query = newest_first(select, evaluation::Column::Id, cond.clone(), keyset);
-            with_literal_limits(QueryTrait::build(&query, DbBackend::Postgres))
-        };
-        let statements = row_cache::PageStatements {
-            rows: page_of(&LISTED_COLUMNS),
-            ids: page_of(&[evaluation::Column::Id]),
-            table: Evaluation.table_name(),
-            columns: LISTED_COLUMNS.iter().map(IdenStatic::as_str).collect(),
-            limit: keyset.limit as usize,
-        };
+        let statements = row_cache::PageStatements::newest_first::<Evaluation>(
+            &LISTED_COLUMNS,
+            evaluation::Column::Id,
+            cond,
+            keyset,
+        );
         let fetched = cache.fetch(db, statements).await?;
         let rows = fetched.read(ListedRow::read)?;
         return cache.page_json(&fetched, rows, ROW_BYTES);

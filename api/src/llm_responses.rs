@@ -21,7 +21,6 @@ use sea_orm::{
     DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType, ModelTrait,
     QueryFilter, QuerySelect, RelationTrait, Set, TryIntoModel,
 };
-use sea_orm::{EntityName, IdenStatic, QueryTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -29,7 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluations::{self, EvaluationOut};
-use crate::pagination::{Page, PageParams, newest_first, utc, with_literal_limits};
+use crate::pagination::{Page, PageParams, newest_first, utc};
 use crate::positional;
 use crate::pricing::PriceTable;
 use crate::row_cache::{self, RowCache};
@@ -839,24 +838,12 @@ pub async fn list(
         cond = cond.add(llm_response::Column::CreatedAt.lt(until.naive_utc()));
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        let page_of = |columns: &[llm_response::Column]| {
-            let select = LlmResponse::find()
-                .select_only()
-                .expr_as(
-                    Expr::cust(row_cache::row_version_expr(LlmResponse.table_name())),
-                    "row_version",
-                )
-                .columns(columns.iter().copied());
-            let query = newest_first(select, llm_response::Column::Id, cond.clone(), keyset);
-            with_literal_limits(QueryTrait::build(&query, DbBackend::Postgres))
-        };
-        let statements = row_cache::PageStatements {
-            rows: page_of(&LISTED_COLUMNS),
-            ids: page_of(&[llm_response::Column::Id]),
-            table: LlmResponse.table_name(),
-            columns: LISTED_COLUMNS.iter().map(IdenStatic::as_str).collect(),
-            limit: keyset.limit as usize,
-        };
+        let statements = row_cache::PageStatements::newest_first::<LlmResponse>(
+            &LISTED_COLUMNS,
+            llm_response::Column::Id,
+            cond,
+            keyset,
+        );
         let fetched = cache.fetch(db, statements).await?;
         let mut rows = fetched.read(ListedRow::read)?;
         let version_ids: Vec<i64> = rows.iter().map(|r| r.row.prompt_version_id).collect();

@@ -46,12 +46,16 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryResult,
+    QuerySelect, QueryTrait, Statement,
+};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::pagination::{self, Page};
+use crate::pagination::{self, Keyset, Page};
 use crate::positional::{self, Columns};
 
 /// Default byte capacity of each list's cache, in MiB (~60,000 listed LLM responses of ~1 KB).
@@ -117,6 +121,34 @@ pub struct PageStatements {
     pub columns: Vec<&'static str>,
     /// The page size.
     pub limit: usize,
+}
+
+impl PageStatements {
+    /// The statements of one newest-first page of `E`'s rows ([`pagination::newest_first`]:
+    /// `id` descending, `filters`, after the keyset's cursor) listing `columns` (`id` first).
+    pub fn newest_first<E: EntityTrait>(
+        columns: &[E::Column],
+        id: E::Column,
+        filters: Condition,
+        keyset: Keyset,
+    ) -> Self {
+        let table = E::default().table_name();
+        let page_of = |columns: &[E::Column]| {
+            let select = E::find()
+                .select_only()
+                .expr_as(Expr::cust(row_version_expr(table)), "row_version")
+                .columns(columns.iter().copied());
+            let query = pagination::newest_first(select, id, filters.clone(), keyset);
+            pagination::with_literal_limits(QueryTrait::build(&query, DbBackend::Postgres))
+        };
+        PageStatements {
+            rows: page_of(columns),
+            ids: page_of(&[id]),
+            table,
+            columns: columns.iter().map(IdenStatic::as_str).collect(),
+            limit: keyset.limit as usize,
+        }
+    }
 }
 
 /// The SQL selecting a table's row version as `row_version` (an `int8`; `xid` has no binary

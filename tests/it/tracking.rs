@@ -682,13 +682,14 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
     );
     assert_eq!(walk(&app, "/api/v1/evaluations?limit=2").await, evaluations);
 
-    let only = |version: i64| -> Vec<Value> {
-        responses
-            .iter()
+    // The rows of one version among `rows`.
+    let of_version = |rows: &[Value], version: i64| -> Vec<Value> {
+        rows.iter()
             .filter(|r| r["prompt_version_id"] == version)
             .cloned()
             .collect()
     };
+    let only = |version: i64| of_version(&responses, version);
     assert_eq!(
         walk(
             &app,
@@ -719,7 +720,8 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
         of_v
     );
 
-    // Read again (on PostgreSQL, from the JSON cached by the first reads): the same rows.
+    // Read again: the same rows (on PostgreSQL a page query's second answer caches its rows'
+    // JSON, later answers take the rows they can from there).
     assert_eq!(walk(&app, "/api/v1/llm-responses?limit=3").await, responses);
     assert_eq!(walk(&app, "/api/v1/evaluations?limit=2").await, evaluations);
     // Rows changed or deleted behind the service's back (an operator's SQL, another
@@ -727,22 +729,18 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
     let changed = responses[1]["id"].as_i64().unwrap();
     let deleted = responses[4]["id"].as_i64().unwrap();
     let evaluation = evaluations[0]["id"].as_i64().unwrap();
-    db.exec(&format!(
-        "UPDATE prompt_tracker_llm_responses SET response_text = 'edited', tokens_total = 999 WHERE id = {changed}"
-    ))
-    .await;
-    db.exec(&format!(
-        "UPDATE prompt_tracker_evaluations SET feedback = 'edited' WHERE id = {evaluation}"
-    ))
-    .await;
-    db.exec(&format!(
-        "DELETE FROM prompt_tracker_evaluations WHERE llm_response_id = {deleted}"
-    ))
-    .await;
-    db.exec(&format!(
-        "DELETE FROM prompt_tracker_llm_responses WHERE id = {deleted}"
-    ))
-    .await;
+    for sql in [
+        format!(
+            "UPDATE prompt_tracker_llm_responses SET response_text = 'edited', tokens_total = 999 WHERE id = {changed}"
+        ),
+        format!(
+            "UPDATE prompt_tracker_evaluations SET feedback = 'edited' WHERE id = {evaluation}"
+        ),
+        format!("DELETE FROM prompt_tracker_evaluations WHERE llm_response_id = {deleted}"),
+        format!("DELETE FROM prompt_tracker_llm_responses WHERE id = {deleted}"),
+    ] {
+        db.exec(&sql).await;
+    }
     let mut now = responses.clone();
     now.retain(|r| r["id"] != deleted);
     for r in now.iter_mut().filter(|r| r["id"] == changed) {
@@ -753,19 +751,13 @@ async fn list_pages_hold_the_stored_rows(db: TestDb) {
         .as_i64()
         .unwrap();
     assert_eq!(walk(&app, "/api/v1/llm-responses?limit=3").await, now);
-    let of_version = |version: i64| -> Vec<Value> {
-        now.iter()
-            .filter(|r| r["prompt_version_id"] == version)
-            .cloned()
-            .collect()
-    };
     assert_eq!(
         walk(
             &app,
             &format!("/api/v1/llm-responses?version_id={version_of_changed}&limit=2")
         )
         .await,
-        of_version(version_of_changed)
+        of_version(&now, version_of_changed)
     );
     let mut evaluations_now = evaluations.clone();
     evaluations_now.retain(|e| e["llm_response_id"] != deleted);
