@@ -286,21 +286,19 @@ impl RowCache {
         bytes_per_row: usize,
     ) -> Result<Vec<u8>, Error> {
         let next_cursor = fetched.next_after.map(pagination::encode);
-        let Some(inner) = &self.inner else {
-            return Page {
-                data: rows.into_iter().map(|r| r.row).collect(),
-                next_cursor,
-            }
-            .to_json(bytes_per_row);
-        };
-        inner.pages.insert(fetched.key, ());
-        if !fetched.admit {
-            return Page {
-                data: rows.into_iter().map(|r| r.row).collect(),
-                next_cursor,
-            }
-            .to_json(bytes_per_row);
+        if let Some(inner) = &self.inner {
+            inner.pages.insert(fetched.key, ());
         }
+        let inner = match &self.inner {
+            Some(inner) if fetched.admit => inner,
+            _ => {
+                return Page {
+                    data: rows.into_iter().map(|r| r.row).collect(),
+                    next_cursor,
+                }
+                .to_json(bytes_per_row);
+            }
+        };
         let mut made = HashMap::with_capacity(rows.len());
         for Read { id, version, row } in rows {
             let json = serde_json::value::to_raw_value(&row)
