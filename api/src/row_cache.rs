@@ -119,8 +119,8 @@ pub struct PageStatements {
     pub table: &'static str,
     /// The listed columns, `id` first, as in `rows`.
     pub columns: Vec<&'static str>,
-    /// The page size.
-    pub limit: usize,
+    /// The page requested (its size).
+    pub keyset: Keyset,
 }
 
 impl PageStatements {
@@ -146,7 +146,7 @@ impl PageStatements {
             ids: page_of(&[id]),
             table,
             columns: columns.iter().map(IdenStatic::as_str).collect(),
-            limit: keyset.limit as usize,
+            keyset,
         }
     }
 }
@@ -164,8 +164,8 @@ pub struct Fetched {
     admit: bool,
     /// The page's rows, in order: id, and its JSON when held at its current version.
     order: Vec<(i64, Option<Arc<Fragment>>)>,
-    /// The id after which the next page starts, when there is one.
-    next_after: Option<i64>,
+    /// The cursor of the next page, when there is one.
+    next_cursor: Option<String>,
     /// Rows read in full (`row_version`, `id`, the listed columns), in any order.
     results: Vec<QueryResult>,
 }
@@ -218,7 +218,6 @@ impl RowCache {
     ) -> Result<Fetched, DbErr> {
         debug_assert_eq!(page.rows.db_backend, DbBackend::Postgres);
         let key = page_key(&page.rows);
-        let limit = page.limit;
         let inner = match &self.inner {
             Some(inner) if inner.pages.get(&key).is_some() => inner,
             _ => {
@@ -227,13 +226,13 @@ impl RowCache {
                     c.next::<i64>("row_version")
                         .and_then(|_| c.next::<i64>("id"))
                 })?;
-                let next_after = (ids.len() > limit).then(|| ids[limit - 1]);
-                results.truncate(limit);
+                let page = Page::from_rows(ids, page.keyset, |id| *id, |id| (id, None));
+                results.truncate(page.data.len());
                 return Ok(Fetched {
                     key,
                     admit: false,
-                    order: ids.into_iter().take(limit).map(|id| (id, None)).collect(),
-                    next_after,
+                    order: page.data,
+                    next_cursor: page.next_cursor,
                     results,
                 });
             }
@@ -241,15 +240,15 @@ impl RowCache {
         let listed = db.query_all_raw(page.ids).await?;
         let versions: Vec<(i64, i64)> =
             positional::read_all(&listed, |c| Ok((c.next("row_version")?, c.next("id")?)))?;
-        let next_after = (versions.len() > limit).then(|| versions[limit - 1].1);
-        let order: Vec<(i64, Option<Arc<Fragment>>)> = versions
-            .into_iter()
-            .take(limit)
-            .map(|(version, id)| {
-                let held = inner.rows.get(&id).filter(|f| f.version == version);
-                (id, held)
-            })
-            .collect();
+        let Page {
+            data: order,
+            next_cursor,
+        } = Page::from_rows(
+            versions,
+            page.keyset,
+            |(_, id)| *id,
+            |(version, id)| (id, inner.rows.get(&id).filter(|f| f.version == version)),
+        );
         let missing: Vec<i64> = order
             .iter()
             .filter(|(_, held)| held.is_none())
@@ -265,7 +264,7 @@ impl RowCache {
             key,
             admit: true,
             order,
-            next_after,
+            next_cursor,
             results,
         })
     }
@@ -285,7 +284,7 @@ impl RowCache {
         rows: Vec<Read<T>>,
         bytes_per_row: usize,
     ) -> Result<Vec<u8>, Error> {
-        let next_cursor = fetched.next_after.map(pagination::encode);
+        let next_cursor = fetched.next_cursor.clone();
         if let Some(inner) = &self.inner {
             inner.pages.insert(fetched.key, ());
         }

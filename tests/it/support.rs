@@ -434,8 +434,6 @@ pub struct AppOptions {
     pub workers: usize,
     /// Lease of a claimed job.
     pub lease: std::time::Duration,
-    /// Bytes of listed rows' JSON kept per list (the service's default unless a test says).
-    pub list_cache_bytes: u64,
 }
 
 impl Default for AppOptions {
@@ -445,7 +443,6 @@ impl Default for AppOptions {
             providers: test_providers(None, None, None),
             workers: 2,
             lease: std::time::Duration::from_secs(30),
-            list_cache_bytes: api::row_cache::DEFAULT_CAPACITY_MB << 20,
         }
     }
 }
@@ -512,7 +509,7 @@ pub async fn spawn_app_with(db: &TestDb, opts: AppOptions) -> App {
             lease: opts.lease,
             poll_interval: std::time::Duration::from_millis(50),
         },
-        list_cache_bytes: opts.list_cache_bytes,
+        list_cache_bytes: api::row_cache::DEFAULT_CAPACITY_MB << 20,
     };
     let state = api::AppState::new(db.conn.clone(), &config).expect("state");
     let workers = api::jobs::start(state.clone());

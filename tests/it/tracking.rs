@@ -877,7 +877,10 @@ async fn cached_list_rows_are_checked_against_their_versions(db: TestDb) {
             ids: sql("id"),
             table: "row_cache_probe",
             columns: vec!["id", "name"],
-            limit: 2,
+            keyset: api::pagination::Keyset {
+                limit: 2,
+                after: None,
+            },
         }
     };
     // (rows read in full, the page's rows, the id the next page starts after)
