@@ -122,8 +122,7 @@ pub fn openapi_yaml() -> anyhow::Result<String> {
 ///
 /// The pool holds `PROMPT_TRACKER_DB_POOL_SIZE` connections (default 48 on PostgreSQL, 16 on
 /// SQLite); a connection idle for 30 s or more is pinged before use, others are not (sqlx's
-/// default pings on every checkout: a round trip per statement), and a released connection is
-/// flushed, not pinged (the vendored sqlx-core patch, see the workspace `Cargo.toml`). SQLite files use WAL
+/// default pings on every checkout: a round trip per statement). SQLite files use WAL
 /// journaling, `foreign_keys = ON` and a 5 s busy timeout, so concurrent requests wait for the
 /// single writer instead of failing with `database is locked`.
 ///

@@ -130,18 +130,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
     routes
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", doc))
         .fallback(|| async { Error::NotFound("No such route.".to_owned()) })
-        .layer(middleware::from_fn(run_to_completion))
-}
-
-/// Runs each request's handler in its own task, so a client that disconnects cannot cancel
-/// it half-way. A cancelled database call can leave a pooled connection inside an open
-/// transaction (sqlx 0.9.0, transact-rs/sqlx#4393), after which later writes on that
-/// connection would silently not commit; a handler that always finishes never does that.
-async fn run_to_completion(request: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
-        Ok(response) => response,
-        Err(e) => Error::Internal(format!("request task failed: {e}")).into_response(),
-    }
 }
 
 /// 401 problem+json unless `Authorization: Bearer <token>` matches the configured token
