@@ -107,7 +107,7 @@ struct ServeArgs {
     #[arg(
         long,
         env = "PROMPT_TRACKER_LIST_CACHE_MB",
-        default_value_t = api::row_cache::DEFAULT_CAPACITY_MB,
+        default_value_t = api::store::row_cache::DEFAULT_CAPACITY_MB,
         global = true
     )]
     list_cache_mb: u64,
@@ -207,7 +207,7 @@ async fn import_evals(
     mode: MatchArg,
     db: DbArgs,
 ) -> anyhow::Result<()> {
-    use api::evals_import::{ImportOptions, MatchMode, import};
+    use api::testing::evals_import::{ImportOptions, MatchMode, import};
     let text =
         std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let model_config: serde_json::Value = serde_json::from_str(&model_config)

@@ -26,6 +26,6 @@ pub struct Config {
     /// Background workers (`PROMPT_TRACKER_WORKERS`, ...).
     pub jobs: crate::jobs::JobSettings,
     /// `PROMPT_TRACKER_LIST_CACHE_MB` in bytes: the most JSON of listed rows kept per list
-    /// (LLM responses, evaluations) on PostgreSQL ([`crate::row_cache`]); 0 keeps none.
+    /// (LLM responses, evaluations) on PostgreSQL ([`crate::store::row_cache`]); 0 keeps none.
     pub list_cache_bytes: u64,
 }

@@ -1,5 +1,5 @@
 //! The service's error type. Domain modules return it; the HTTP layer
-//! ([`routes::problem`](crate::routes::problem)) turns it into RFC 9457 problem+json.
+//! ([`routes::problem`](crate::http::problem)) turns it into RFC 9457 problem+json.
 //! No axum here.
 
 use sea_orm::{DbErr, SqlErr};

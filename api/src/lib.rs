@@ -5,46 +5,30 @@
 //! - [`run`] connects, applies pending migrations, starts the job workers ([`jobs`]) and serves
 //!   until Ctrl-C / SIGTERM.
 //!
-//! Handlers live in [`routes`] (thin, one module per resource); errors are RFC 9457
-//! `application/problem+json` ([`routes::problem::Problem`]); domain modules return [`error::Error`].
+//! Handlers live in [`http`] (thin, one module per resource); errors are RFC 9457
+//! `application/problem+json` ([`http::problem::Problem`]); domain modules return [`error::Error`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+pub mod catalog;
 pub mod config;
-pub mod datasets;
 pub mod error;
-pub mod evals_import;
-pub mod evaluations;
-pub mod evaluator_configs;
-pub mod evaluators;
+pub mod evaluation;
+pub mod http;
 pub mod jobs;
-pub mod judge;
-pub mod llm_responses;
-pub mod model_config;
-pub mod pagination;
-pub mod positional;
-pub mod pricing;
-pub mod prompt_tests;
 pub mod prompts;
 pub mod providers;
-pub mod routes;
-pub mod row_cache;
-pub mod runner;
-pub mod stats;
-pub mod templates;
+pub mod store;
+pub mod testing;
+pub mod tracking;
 pub mod validation;
-pub mod version_cache;
-pub mod versions;
 
 pub use config::Config;
 
@@ -56,7 +40,7 @@ pub struct AppState {
     /// `PROMPT_TRACKER_API_TOKEN`: when set, `/api/v1` requires `Authorization: Bearer <it>`.
     pub api_token: Option<std::sync::Arc<str>>,
     /// Per-million-token prices used to cost calls.
-    pub prices: std::sync::Arc<pricing::PriceTable>,
+    pub prices: std::sync::Arc<catalog::pricing::PriceTable>,
     /// The LLM provider clients (shared HTTP client and per-provider concurrency limits).
     pub providers: providers::Providers,
     /// Wakes this instance's idle job workers.
@@ -64,11 +48,11 @@ pub struct AppState {
     /// Worker pool settings.
     pub job_settings: jobs::JobSettings,
     /// What tracked calls read about their version, cached and revision-checked.
-    pub versions: version_cache::VersionCache,
+    pub versions: tracking::version_cache::VersionCache,
     /// The JSON of listed LLM responses, cached and checked against each row's version.
-    pub listed_responses: row_cache::RowCache,
+    pub listed_responses: store::row_cache::RowCache,
     /// The JSON of listed evaluations, likewise.
-    pub listed_evaluations: row_cache::RowCache,
+    pub listed_evaluations: store::row_cache::RowCache,
 }
 
 impl AppState {
@@ -83,11 +67,11 @@ impl AppState {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     anyhow::anyhow!("PROMPT_TRACKER_PRICES_FILE {}: {e}", path.display())
                 })?;
-                pricing::PriceTable::with_overrides(&text).map_err(|e| {
+                catalog::pricing::PriceTable::with_overrides(&text).map_err(|e| {
                     anyhow::anyhow!("PROMPT_TRACKER_PRICES_FILE {}: {e}", path.display())
                 })?
             }
-            None => pricing::PriceTable::builtin(),
+            None => catalog::pricing::PriceTable::builtin(),
         };
         Ok(AppState {
             db,
@@ -96,16 +80,16 @@ impl AppState {
             providers: providers::Providers::new(config.providers.clone()),
             waker: jobs::Waker::default(),
             job_settings: config.jobs.clone(),
-            versions: version_cache::VersionCache::default(),
-            listed_responses: row_cache::RowCache::new(config.list_cache_bytes),
-            listed_evaluations: row_cache::RowCache::new(config.list_cache_bytes),
+            versions: tracking::version_cache::VersionCache::default(),
+            listed_responses: store::row_cache::RowCache::new(config.list_cache_bytes),
+            listed_evaluations: store::row_cache::RowCache::new(config.list_cache_bytes),
         })
     }
 }
 
-/// The service's router: `/api/v1/...`, `/docs`, `/healthz`, `/readyz` (see [`routes::router`]).
+/// The service's router: `/api/v1/...`, `/docs`, `/healthz`, `/readyz` (see [`http::router`]).
 pub fn app(state: AppState) -> Router {
-    routes::router(&state)
+    http::router(&state)
         .with_state(state)
         .layer(TraceLayer::new_for_http())
 }
@@ -115,7 +99,7 @@ pub fn app(state: AppState) -> Router {
 /// # Errors
 /// Serialization failures (none expected).
 pub fn openapi_yaml() -> anyhow::Result<String> {
-    Ok(routes::openapi().to_yaml()?)
+    Ok(http::openapi().to_yaml()?)
 }
 
 /// Opens a connection pool for `database_url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
@@ -170,22 +154,6 @@ pub async fn migrate(database_url: &str) -> Result<(), DbErr> {
     let migrated = Migrator::up(&db, None).await;
     db.close().await?;
     migrated
-}
-
-/// Begins a transaction that reads and then writes: `BEGIN IMMEDIATE` on SQLite, so the write
-/// lock is taken (waiting up to the busy timeout) before the first read. A deferred SQLite
-/// transaction that reads first cannot upgrade to a writer once another connection has
-/// committed (`SQLITE_BUSY_SNAPSHOT`, which the busy timeout does not retry; see
-/// <https://www.sqlite.org/isolation.html>). On PostgreSQL a plain `BEGIN`.
-///
-/// # Errors
-/// The driver's error (connection lost, busy timeout exceeded).
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
 }
 
 /// Connects to `config.database_url`, applies every pending migration, binds

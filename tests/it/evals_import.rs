@@ -1,6 +1,6 @@
 //! The openai/evals importer: mapping, reporting what cannot map, and the created objects.
 
-use api::evals_import::{ImportOptions, MatchMode, import};
+use api::testing::evals_import::{ImportOptions, MatchMode, import};
 use serde_json::json;
 
 use crate::db_tests;

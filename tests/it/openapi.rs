@@ -16,7 +16,7 @@ fn committed_openapi_yaml_is_what_the_code_generates() {
 
 #[test]
 fn every_operation_documents_its_responses() {
-    let doc = serde_json::to_value(api::routes::openapi()).expect("json");
+    let doc = serde_json::to_value(api::http::openapi()).expect("json");
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("path item") {
@@ -48,7 +48,7 @@ async fn served_documents_match_and_docs_work_offline(db: TestDb) {
     assert_eq!(served.status, 200);
     assert_eq!(
         served.body,
-        serde_json::to_value(api::routes::openapi()).unwrap()
+        serde_json::to_value(api::http::openapi()).unwrap()
     );
     let open = app
         .client

@@ -509,7 +509,7 @@ pub async fn spawn_app_with(db: &TestDb, opts: AppOptions) -> App {
             lease: opts.lease,
             poll_interval: std::time::Duration::from_millis(50),
         },
-        list_cache_bytes: api::row_cache::DEFAULT_CAPACITY_MB << 20,
+        list_cache_bytes: api::store::row_cache::DEFAULT_CAPACITY_MB << 20,
     };
     let state = api::AppState::new(db.conn.clone(), &config).expect("state");
     let workers = api::jobs::start(state.clone());

@@ -798,7 +798,7 @@ async fn positional_reads_check_names_and_types(db: TestDb) {
     if !db.is_postgres() {
         return; // SQLite lists read SeaORM models
     }
-    use api::positional::{Columns, read_all};
+    use api::store::positional::{Columns, read_all};
     use sea_orm::{ConnectionTrait, DbErr, Statement};
     let query = |sql: &str| {
         let stmt = Statement::from_string(db.backend(), sql.to_owned());
@@ -847,7 +847,7 @@ async fn positional_reads_check_names_and_types(db: TestDb) {
     assert!(err.contains("\"name\"") && err.contains("INT4"), "{err}");
 }
 
-/// The list cache (`api::row_cache`) on a table of its own: a new page query reads its rows
+/// The list cache (`api::store::row_cache`) on a table of its own: a new page query reads its rows
 /// in full; a page read again reads ids and versions, then only the rows changed since (with
 /// their new values) or not held; a deleted row is gone; each page's JSON is what a plain read
 /// gives; without a cache every row is read every time.
@@ -855,7 +855,7 @@ async fn cached_list_rows_are_checked_against_their_versions(db: TestDb) {
     if !db.is_postgres() {
         return; // the cache serves the PostgreSQL lists only
     }
-    use api::row_cache::{PageStatements, RowCache, row_version_expr};
+    use api::store::row_cache::{PageStatements, RowCache, row_version_expr};
     use sea_orm::Statement;
     db.exec("CREATE TABLE row_cache_probe (id int8 PRIMARY KEY, name text NOT NULL)")
         .await;
@@ -877,7 +877,7 @@ async fn cached_list_rows_are_checked_against_their_versions(db: TestDb) {
             ids: sql("id"),
             table: "row_cache_probe",
             columns: vec!["id", "name"],
-            keyset: api::pagination::Keyset {
+            keyset: api::store::pagination::Keyset {
                 limit: 2,
                 after: None,
             },
@@ -899,7 +899,7 @@ async fn cached_list_rows_are_checked_against_their_versions(db: TestDb) {
             (read, page["data"].clone(), next)
         }
     };
-    let after = |id: i64| Some(api::pagination::encode(id));
+    let after = |id: i64| Some(api::store::pagination::encode(id));
     let cache = RowCache::new(1 << 20);
     let first = json!([[3, "three"], [2, "two"]]);
     assert_eq!(read(&cache).await, (2, first.clone(), after(2)));

@@ -26,7 +26,7 @@ use super::{
     CallError, Completion, FailureStatus, PromptParts, ProviderRequest, RAW_LIMIT, build_request,
     parse_with, truncate,
 };
-use crate::model_config::supports_structured_output;
+use crate::catalog::model_config::supports_structured_output;
 use crate::validation::FieldError;
 
 /// OpenAI's API root (`OPENAI_BASE_URL` default); paths such as `/chat/completions` follow it.

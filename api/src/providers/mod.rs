@@ -54,7 +54,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::model_config::{self as catalog, supports_structured_output};
+use crate::catalog::model_config::{self as catalog, supports_structured_output};
 use crate::validation::{Errors, FieldError};
 
 /// The rendered prompt of one call: optional system prompt and the user message.

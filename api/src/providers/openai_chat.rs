@@ -40,7 +40,7 @@ use super::{
     Call, CallError, Completion, RESPONSE_NAME, Tool, ToolCall, arguments_from_str, completion,
     malformed, put, read_body,
 };
-use crate::model_config::is_openai_reasoning_model;
+use crate::catalog::model_config::is_openai_reasoning_model;
 
 /// Path relative to the OpenAI base URL (which ends in `/v1`).
 pub const PATH: &str = "/chat/completions";

@@ -48,7 +48,7 @@ use super::{
     Call, CallError, Completion, FailureStatus, RAW_LIMIT, RESPONSE_NAME, Tool, ToolCall,
     arguments_from_str, completion, put, read_body, truncate,
 };
-use crate::model_config::vector_store_ids;
+use crate::catalog::model_config::vector_store_ids;
 
 /// Path relative to the OpenAI base URL (which ends in `/v1`).
 pub const PATH: &str = "/responses";
