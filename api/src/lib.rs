@@ -87,6 +87,48 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The LLM judge's view of this state: the provider clients and the price table.
+    pub fn judge(&self) -> evaluation::judge::Judge {
+        evaluation::judge::Judge {
+            providers: self.providers.clone(),
+            prices: self.prices.clone(),
+        }
+    }
+
+    /// What test runs use (a view of this state; cheap: every field is shared).
+    pub fn test_runner(&self) -> testing::runs::TestRunner {
+        testing::runs::TestRunner {
+            db: self.db.clone(),
+            judge: self.judge(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// The handler of every job kind: test runs and async evaluations.
+    pub fn job_handlers(&self) -> jobs::Registry {
+        jobs::Registry::default()
+            .with(entity::job::JobKind::TestRun, self.test_runner())
+            .with(
+                entity::job::JobKind::EvaluateResponse,
+                tracking::responses::AsyncEvaluations {
+                    db: self.db.clone(),
+                    judge: self.judge(),
+                },
+            )
+    }
+
+    /// Starts this instance's job workers ([`jobs::start`]) with [`AppState::job_handlers`].
+    pub fn start_workers(&self) -> jobs::Workers {
+        jobs::start(
+            self.db.clone(),
+            self.job_settings.clone(),
+            self.waker.clone(),
+            self.job_handlers(),
+        )
+    }
+}
+
 /// The service's router: `/api/v1/...`, `/docs`, `/healthz`, `/readyz` (see [`http::router`]).
 pub fn app(state: AppState) -> Router {
     http::router(&state)
@@ -167,7 +209,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind).await?;
     tracing::info!(address = %listener.local_addr()?, "prompt-tracker listening");
     let state = AppState::new(db, &config)?;
-    let workers = jobs::start(state.clone());
+    let workers = state.start_workers();
     let served = serve(listener, state).await;
     workers.stop().await;
     served

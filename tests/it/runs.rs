@@ -744,6 +744,95 @@ async fn llm_judge_scores_with_a_real_provider_call(db: TestDb) {
     );
 }
 
+/// A database failure while a run is being stored is not the run's outcome: the job is
+/// retried and the run ends `passed`, with one call to the graded model. PostgreSQL: the
+/// worker's backend is terminated (`pg_terminate_backend`) while it stores the judge's
+/// evaluation, after the provider's answer was committed.
+async fn a_lost_database_connection_retries_the_run(db: TestDb) {
+    if !db.is_postgres() {
+        return;
+    }
+    let (app, mock) = app_with_mock(&db, 1).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"model": "gpt-4o"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(openai_chat("Hello Ada!")))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"model": "gpt-4o-mini"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(openai_chat(
+            "{\"score\": 90, \"feedback\": \"Fine.\"}",
+        )))
+        .mount(&mock)
+        .await;
+    let judge = json!({"evaluator_key": "llm_judge", "threshold": 80,
+                       "config": {"model_config": {"provider": "openai", "api": "chat_completion", "model": "gpt-4o-mini"}, "criteria": "Greets the user by name."}});
+    let (_, t) = setup(
+        &app,
+        "Interrupted",
+        json!({"provider": "openai", "api": "chat_completion", "model": "gpt-4o"}),
+        &[judge],
+        None,
+    )
+    .await;
+    // Evaluation inserts wait while `hold_evaluations` has a row, so the test can find the
+    // worker's backend in the middle of storing one.
+    db.exec("CREATE TABLE hold_evaluations (x int)").await;
+    db.exec("INSERT INTO hold_evaluations VALUES (1)").await;
+    db.exec(
+        "CREATE FUNCTION hold_evaluation() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         WHILE EXISTS (SELECT 1 FROM hold_evaluations) LOOP PERFORM pg_sleep(0.05); END LOOP; \
+         RETURN NEW; END $$",
+    )
+    .await;
+    db.exec("CREATE TRIGGER hold BEFORE INSERT ON prompt_tracker_evaluations FOR EACH ROW EXECUTE FUNCTION hold_evaluation()").await;
+    let started = app.post(&format!("/api/v1/tests/{t}/runs"), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let batch = started.body["batch_id"].as_i64().unwrap();
+    let mut pid = 0;
+    for _ in 0..200 {
+        pid = db
+            .count("SELECT COALESCE(MAX(pid), 0) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%INSERT INTO \"prompt_tracker_evaluations\"%' AND state = 'active'")
+            .await;
+        if pid != 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_ne!(pid, 0, "no backend was storing an evaluation");
+    db.exec("DELETE FROM hold_evaluations").await;
+    db.exec(&format!("SELECT pg_terminate_backend({pid})")).await;
+    let mut body = Value::Null;
+    for _ in 0..300 {
+        body = app.get(&format!("/api/v1/test-run-batches/{batch}")).await.body;
+        if body["total"] == 1 && body["finished"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(body["finished"], 1, "{body}");
+    let run = app
+        .get(&format!("/api/v1/tests/{t}/runs"))
+        .await
+        .body["data"][0]
+        .clone();
+    assert_eq!(run["status"], "passed", "{run}");
+    let graded = mock
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["model"] == "gpt-4o")
+        .count();
+    assert_eq!(graded, 1, "the graded model was called again");
+    let attempts = db
+        .count("SELECT MAX(attempts) AS n FROM prompt_tracker_jobs")
+        .await;
+    assert_eq!(attempts, 2, "the job was retried once");
+}
+
 db_tests!(
     every_wire_format_runs_end_to_end,
     provider_failures_end_runs_as_errors,
@@ -752,4 +841,5 @@ db_tests!(
     a_run_killed_mid_way_is_resumed_after_restart,
     two_instances_never_run_the_same_job_twice,
     llm_judge_scores_with_a_real_provider_call,
+    a_lost_database_connection_retries_the_run,
 );

@@ -512,7 +512,7 @@ pub async fn spawn_app_with(db: &TestDb, opts: AppOptions) -> App {
         list_cache_bytes: api::store::row_cache::DEFAULT_CAPACITY_MB << 20,
     };
     let state = api::AppState::new(db.conn.clone(), &config).expect("state");
-    let workers = api::jobs::start(state.clone());
+    let workers = state.start_workers();
     let server = tokio::spawn(async move {
         let _ = api::serve(listener, state).await;
     });

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::error::{Error, Result};
 use crate::store::pagination::{Page, PageParams, utc};
 use crate::validation::Errors;
-use crate::{evaluation::evaluators, prompts::versions, testing::prompt_tests};
+use crate::{evaluation::evaluators, prompts::versions};
 
 /// Who owns a config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +43,12 @@ impl Owner {
     async fn ensure_exists(self, db: &impl ConnectionTrait) -> Result<()> {
         match self {
             Owner::Version(id) => versions::find(db, id).await.map(|_| ()),
-            Owner::Test(id) => prompt_tests::find(db, id).await.map(|_| ()),
+            // Tests live in `testing`, which builds on this module: read the row directly.
+            Owner::Test(id) => entity::prompt_test::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .map(|_| ())
+                .ok_or_else(|| Error::not_found("test", id)),
         }
     }
 
@@ -359,7 +364,13 @@ pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<()> {
 /// are skipped. Copies keep config, threshold, weight, priority, run mode and enabled.
 pub async fn copy_from_tests(db: &DatabaseConnection, version_id: i64) -> Result<CopyResult> {
     versions::find(db, version_id).await?;
-    let test_ids = prompt_tests::ids_of_version(db, version_id).await?;
+    let test_ids: Vec<i64> = entity::prompt_test::Entity::find()
+        .select_only()
+        .column(entity::prompt_test::Column::Id)
+        .filter(entity::prompt_test::Column::PromptVersionId.eq(version_id))
+        .into_tuple()
+        .all(db)
+        .await?;
     let sources = EvaluatorConfig::find()
         .filter(evaluator_config::Column::ConfigurableType.eq(ConfigurableType::PromptTest))
         .filter(evaluator_config::Column::ConfigurableId.is_in(test_ids))

@@ -10,9 +10,11 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 
+use crate::catalog::pricing::PriceTable;
 use crate::error::{Error, Result};
+use crate::evaluation::configs;
 use crate::providers::PromptParts;
-use crate::{AppState, evaluation::configs};
+use crate::providers::Providers;
 
 /// Registry key of the judge evaluator.
 pub const KEY: &str = "llm_judge";
@@ -84,10 +86,19 @@ fn parse_answer(c: &crate::providers::Completion) -> Option<(f64, String)> {
     Some((score, feedback))
 }
 
+/// What the judge calls out to: the provider clients and the price table that costs the
+/// judge's own call.
+#[derive(Clone, Debug)]
+pub struct Judge {
+    pub providers: Providers,
+    pub prices: std::sync::Arc<PriceTable>,
+}
+
 /// Runs a judge config on `response` and stores the evaluation. A failed judge call or an
 /// unreadable answer is an error (the caller records it on the run).
 pub async fn evaluate(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    judge: &Judge,
     config: &evaluator_config::Model,
     response: &llm_response::Model,
     expected: Option<&str>,
@@ -102,7 +113,7 @@ pub async fn evaluate(
             .unwrap_or(Value::Null),
     )
     .map_err(|e| Error::invalid("config.model_config", e))?;
-    state
+    judge
         .providers
         .check(&judge_config)
         .map_err(Error::Validation)?;
@@ -118,7 +129,7 @@ pub async fn evaluate(
         system: Some(SYSTEM),
         user: &user,
     };
-    let completion = state
+    let completion = judge
         .providers
         .call(&judge_config, &parts, Some(&schema))
         .await
@@ -143,7 +154,7 @@ pub async fn evaluate(
         .clone()
         .or_else(|| judge_config.model.clone())
         .unwrap_or_default();
-    let cost = state.prices.cost_usd(
+    let cost = judge.prices.cost_usd(
         &provider,
         &model,
         completion.tokens_prompt,
@@ -184,5 +195,5 @@ pub async fn evaluate(
         updated_at: Set(now),
         ..Default::default()
     };
-    Ok(row.insert(&state.db).await?)
+    Ok(row.insert(db).await?)
 }

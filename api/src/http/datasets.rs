@@ -15,9 +15,6 @@ use crate::testing::datasets::{
     NewDataset, NewRow,
 };
 
-/// Largest import body, bytes (64 MiB; other routes keep 1 MiB).
-pub const IMPORT_LIMIT: usize = 64 << 20;
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_datasets, create_dataset))
@@ -27,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_rows))
-                .layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+                .layer(DefaultBodyLimit::max(datasets::IMPORT_LIMIT)),
         )
 }
 
@@ -220,18 +217,19 @@ async fn import_rows(
         }
     };
     use futures_util::StreamExt;
-    let stream =
-        http_body_util::BodyDataStream::new(http_body_util::Limited::new(body, IMPORT_LIMIT)).map(
-            |r| {
-                r.map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        Error::PayloadTooLarge(IMPORT_LIMIT)
-                    } else {
-                        Error::BadRequest(format!("reading the body failed: {e}"))
-                    }
-                })
-            },
-        );
+    let stream = http_body_util::BodyDataStream::new(http_body_util::Limited::new(
+        body,
+        datasets::IMPORT_LIMIT,
+    ))
+    .map(|r| {
+        r.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Error::PayloadTooLarge(datasets::IMPORT_LIMIT)
+            } else {
+                Error::BadRequest(format!("reading the body failed: {e}"))
+            }
+        })
+    });
     let report = datasets::import(
         &s.db,
         id,

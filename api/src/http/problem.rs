@@ -67,6 +67,7 @@ impl IntoResponse for Problem {
 
 impl From<Error> for Problem {
     fn from(err: Error) -> Self {
+        let retryable = err.is_retryable();
         match err {
             Error::BadRequest(d) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", d),
             Error::Unauthorized => Problem::new(
@@ -98,6 +99,22 @@ impl From<Error> for Problem {
             }
             Error::Unavailable(d) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", d)
+            }
+            Error::Database(cause) if retryable => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database is not available right now; retry shortly.",
+                )
+            }
+            Error::Database(cause) => {
+                tracing::error!(error = %cause, "database error");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "The server could not complete the request.",
+                )
             }
             Error::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");

@@ -41,7 +41,7 @@ async fn answer(
     if wait {
         Ok((
             StatusCode::OK,
-            axum::Json(runs::wait(state, batch_id, WAIT_TIMEOUT).await?),
+            axum::Json(runs::wait(&state.test_runner(), batch_id, WAIT_TIMEOUT).await?),
         ))
     } else {
         Ok((
@@ -71,7 +71,7 @@ async fn run_test(
     ApiQuery(w): ApiQuery<WaitParams>,
     ApiJson(req): ApiJson<RunRequest>,
 ) -> Result<(StatusCode, axum::Json<StartedRuns>)> {
-    let batch_id = runs::start_test(&state, id, req).await?;
+    let batch_id = runs::start_test(&state.test_runner(), id, req).await?;
     answer(&state, batch_id, w.wait.unwrap_or(false)).await
 }
 
@@ -91,7 +91,7 @@ async fn run_version(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(w): ApiQuery<WaitParams>,
 ) -> Result<(StatusCode, axum::Json<StartedRuns>)> {
-    let batch_id = runs::start_version(&state, id).await?;
+    let batch_id = runs::start_version(&state.test_runner(), id).await?;
     answer(&state, batch_id, w.wait.unwrap_or(false)).await
 }
 

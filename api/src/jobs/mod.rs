@@ -8,6 +8,8 @@
 //!   resumes every queued job.
 //! - A job that fails (an infrastructure error: the work itself records its own failures) is
 //!   retried with exponential backoff up to `max_attempts`, then marked `failed`.
+//! - The queue knows no consumer: each feature implements [`Handler`] for the kinds it
+//!   enqueues, and the app registers them in a [`Registry`] where it is assembled.
 
 use crate::store::sql::{assignments, placeholder};
 use std::sync::Arc;
@@ -16,11 +18,12 @@ use std::time::Duration;
 use chrono::Utc;
 use entity::job::{self, JobKind, JobStatus};
 use entity::prelude::*;
+use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, Set,
     Statement,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::error::{Error, Result};
@@ -241,13 +244,76 @@ impl Workers {
     }
 }
 
-/// Starts `state.jobs.workers` workers.
-pub fn start(state: crate::AppState) -> Workers {
+/// What a worker does with a claimed job of one kind. Implemented by the feature that enqueues
+/// the kind (test runs, async evaluations), registered in a [`Registry`] by the app.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs `job`. `Ok(true)` when the work marked the job done itself, inside its own
+    /// transaction (see [`Held`]); `Ok(false)` to let the worker mark it done. `Err` is a
+    /// failure worth retrying (an infrastructure error, see [`Error::is_retryable`]): the queue
+    /// retries the job with backoff, up to its `max_attempts`.
+    fn run<'a>(&'a self, job: &'a job::Model, held: Held<'a>) -> BoxFuture<'a, Result<bool>>;
+
+    /// `job` failed its last attempt with `error` and will not be retried: leave nothing
+    /// pending on its account (e.g. a test run still `running`).
+    fn given_up<'a>(&'a self, job: &'a job::Model, error: &'a str) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The handler of each job kind.
+#[derive(Clone, Default)]
+pub struct Registry(Vec<(JobKind, Arc<dyn Handler>)>);
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(kind, _)| kind))
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Registers `handler` for `kind` (replacing an earlier one).
+    #[must_use]
+    pub fn with(mut self, kind: JobKind, handler: impl Handler) -> Self {
+        self.0.retain(|(k, _)| *k != kind);
+        self.0.push((kind, Arc::new(handler)));
+        self
+    }
+
+    fn get(&self, kind: &JobKind) -> Option<&dyn Handler> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, h)| h.as_ref())
+    }
+}
+
+/// What the workers of one instance share.
+#[derive(Clone, Debug)]
+struct Pool {
+    db: DatabaseConnection,
+    settings: JobSettings,
+    waker: Waker,
+    handlers: Registry,
+}
+
+/// Starts `settings.workers` workers claiming jobs from `db`, woken early by `waker`.
+pub fn start(
+    db: DatabaseConnection,
+    settings: JobSettings,
+    waker: Waker,
+    handlers: Registry,
+) -> Workers {
+    let pool = Pool {
+        db,
+        settings,
+        waker,
+        handlers,
+    };
     let (stop, stopped) = watch::channel(false);
     let instance = format!("{}-{}", std::process::id(), &uuid_like());
-    let tasks = (0..state.job_settings.workers)
+    let tasks = (0..pool.settings.workers)
         .map(|i| {
-            let state = state.clone();
+            let pool = pool.clone();
             let mut stopped = stopped.clone();
             let worker = format!("{instance}-w{i}");
             tokio::spawn(async move {
@@ -255,19 +321,19 @@ pub fn start(state: crate::AppState) -> Workers {
                     if *stopped.borrow() {
                         break;
                     }
-                    match claim(&state.db, &worker, state.job_settings.lease).await {
-                        Ok(Some(job)) => run_one(&state, job, &worker).await,
+                    match claim(&pool.db, &worker, pool.settings.lease).await {
+                        Ok(Some(job)) => run_one(&pool, job, &worker).await,
                         Ok(None) => {
-                            let wake = state.waker.0.notified();
+                            let wake = pool.waker.0.notified();
                             tokio::select! {
                                 () = wake => {},
-                                () = tokio::time::sleep(state.job_settings.poll_interval) => {},
+                                () = tokio::time::sleep(pool.settings.poll_interval) => {},
                                 _ = stopped.changed() => {},
                             }
                         }
                         Err(e) => {
                             tracing::warn!(%worker, error = %e, "claiming a job failed");
-                            tokio::time::sleep(state.job_settings.poll_interval).await;
+                            tokio::time::sleep(pool.settings.poll_interval).await;
                         }
                     }
                 }
@@ -289,17 +355,26 @@ fn uuid_like() -> String {
     format!("{:016x}", h.finish())
 }
 
-async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
-    let lease = state.job_settings.lease;
+async fn run_one(pool: &Pool, job: job::Model, worker: &str) {
+    let lease = pool.settings.lease;
+    let handler = pool.handlers.get(&job.kind);
     // The lease is renewed from this same task: if the worker dies, renewals stop with it and
     // the lease runs out, so another worker can take the job over.
-    let work = handle(state, &job, worker);
+    let work = async {
+        match handler {
+            Some(h) => h.run(&job, Held { id: job.id, worker }).await,
+            None => Err(Error::Internal(format!(
+                "no handler is registered for {:?} jobs",
+                job.kind
+            ))),
+        }
+    };
     tokio::pin!(work);
     let outcome = loop {
         tokio::select! {
             result = &mut work => break result,
             () = tokio::time::sleep(lease / 3) => {
-                if let Err(e) = renew(&state.db, job.id, worker, lease).await {
+                if let Err(e) = renew(&pool.db, job.id, worker, lease).await {
                     tracing::warn!(job = job.id, error = %e, "renewing a job lease failed");
                 }
             }
@@ -307,11 +382,14 @@ async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
     };
     let result = match outcome {
         Ok(true) => Ok(()),
-        Ok(false) => complete(&state.db, job.id, worker).await,
+        Ok(false) => complete(&pool.db, job.id, worker).await,
         Err(e) => {
             tracing::warn!(job = job.id, kind = ?job.kind, error = %e, "job attempt failed");
-            match fail(&state.db, &job, worker, &e.to_string()).await {
-                Ok(true) => given_up(state, &job, &e.to_string()).await,
+            match fail(&pool.db, &job, worker, &e.to_string()).await {
+                Ok(true) => match handler {
+                    Some(h) => h.given_up(&job, &e.to_string()).await,
+                    None => Ok(()),
+                },
                 Ok(false) => Ok(()),
                 Err(e) => Err(e),
             }
@@ -322,53 +400,13 @@ async fn run_one(state: &crate::AppState, job: job::Model, worker: &str) {
     }
 }
 
-/// Runs a job; returns whether the work already marked it done (see [`Held`]).
-async fn handle(state: &crate::AppState, job: &job::Model, worker: &str) -> Result<bool> {
-    let id = |key: &str| {
-        job.payload
-            .get(key)
-            .and_then(Value::as_i64)
-            .ok_or_else(|| Error::Internal(format!("job {} has no {key}", job.id)))
-    };
-    match job.kind {
-        JobKind::TestRun => {
-            let held = Held { id: job.id, worker };
-            let test = job.payload.get("test_id").and_then(Value::as_i64);
-            crate::testing::runs::execute(state, id("run_id")?, test, Some(held)).await
-        }
-        JobKind::EvaluateResponse => {
-            let configs: Vec<i64> = job
-                .payload
-                .get("config_ids")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_i64).collect())
-                .unwrap_or_default();
-            crate::tracking::responses::run_async_evaluations(state, id("response_id")?, &configs)
-                .await
-                .map(|()| false)
-        }
-    }
-}
-
-/// A job that will not be retried: its test run must not stay pending/running.
-async fn given_up(state: &crate::AppState, job: &job::Model, error: &str) -> Result<()> {
-    if job.kind == JobKind::TestRun
-        && let Some(run_id) = job.payload.get("run_id").and_then(Value::as_i64)
-    {
-        crate::testing::runs::mark_error(
-            &state.db,
-            run_id,
-            &format!(
-                "the run's job failed after {} attempts: {error}",
-                job.attempts
-            ),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Payload of an `evaluate_response` job.
-pub fn evaluate_payload(response_id: i64, config_ids: &[i64]) -> Value {
-    json!({"response_id": response_id, "config_ids": config_ids})
+/// The id `key` of a job's payload (`{"run_id": 7}`), or an error naming the job.
+///
+/// # Errors
+/// `Error::Internal` when the payload has no integer `key`.
+pub fn payload_id(job: &job::Model, key: &str) -> Result<i64> {
+    job.payload
+        .get(key)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Error::Internal(format!("job {} has no {key}", job.id)))
 }

@@ -25,6 +25,9 @@ use crate::prompts::versions;
 use crate::store::pagination::{Page, PageParams, utc};
 use crate::validation::{Errors, FieldError};
 
+/// Largest import body, bytes (64 MiB; other routes keep 1 MiB).
+pub const IMPORT_LIMIT: usize = 64 << 20;
+
 /// Most rows one import may hold.
 pub const MAX_IMPORT_ROWS: usize = 100_000;
 /// Rows written per INSERT during an import.
@@ -490,7 +493,7 @@ pub async fn import<S>(
     body: S,
 ) -> Result<ImportReport>
 where
-    S: Stream<Item = Result<bytes_type::Bytes>> + Send + Unpin,
+    S: Stream<Item = Result<bytes::Bytes>> + Send + Unpin,
 {
     let d = find(db, dataset_id).await?;
     let version = versions::find(db, d.prompt_version_id).await?;
@@ -546,14 +549,9 @@ impl std::fmt::Display for BodyError {
 
 impl std::error::Error for BodyError {}
 
-/// Bytes, as axum's body stream yields them.
-pub mod bytes_type {
-    pub use axum::body::Bytes;
-}
-
 async fn import_jsonl<S>(db: &impl ConnectionTrait, imp: &mut Importer, mut body: S) -> Result<()>
 where
-    S: Stream<Item = Result<bytes_type::Bytes>> + Unpin,
+    S: Stream<Item = Result<bytes::Bytes>> + Unpin,
 {
     let mut buffer: Vec<u8> = Vec::new();
     let mut line: u64 = 0;
@@ -600,7 +598,7 @@ where
 
 async fn import_csv<S>(db: &impl ConnectionTrait, imp: &mut Importer, body: S) -> Result<()>
 where
-    S: Stream<Item = Result<bytes_type::Bytes>> + Send + Unpin,
+    S: Stream<Item = Result<bytes::Bytes>> + Send + Unpin,
 {
     // A body error (e.g. over the limit) travels through the CSV reader as an io::Error
     // carrying our Error, and comes back out unchanged.
@@ -674,7 +672,7 @@ fn body_error(e: &csv_async::Error) -> Option<Error> {
     };
     let BodyError(message, too_large) = io.get_ref()?.downcast_ref::<BodyError>()?;
     Some(if *too_large {
-        Error::PayloadTooLarge(crate::http::datasets::IMPORT_LIMIT)
+        Error::PayloadTooLarge(IMPORT_LIMIT)
     } else {
         Error::BadRequest(message.clone())
     })

@@ -312,14 +312,3 @@ pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<()> {
     txn.commit().await?;
     Ok(())
 }
-
-/// Ids of a version's tests.
-pub async fn ids_of_version(db: &impl ConnectionTrait, version_id: i64) -> Result<Vec<i64>> {
-    Ok(PromptTest::find()
-        .select_only()
-        .column(prompt_test::Column::Id)
-        .filter(prompt_test::Column::PromptVersionId.eq(version_id))
-        .into_tuple()
-        .all(db)
-        .await?)
-}

@@ -26,13 +26,53 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{Error, Result};
 use crate::evaluation::configs::{self, Owner};
+use crate::evaluation::judge::Judge;
 use crate::providers::PromptParts;
 use crate::store::pagination::{Page, PageParams, utc};
 use crate::validation::{Errors, FieldError};
 use crate::{
-    AppState, evaluation::evaluations, evaluation::judge, jobs, prompts::templates,
-    prompts::versions, testing::prompt_tests,
+    evaluation::evaluations, evaluation::judge, jobs, prompts::templates, prompts::versions,
+    testing::prompt_tests,
 };
+
+/// What test runs use: the database, the provider clients and price table (through the
+/// judge, which also scores with them) and the job waker (to start workers on a new batch at
+/// once).
+#[derive(Clone, Debug)]
+pub struct TestRunner {
+    pub db: DatabaseConnection,
+    pub judge: Judge,
+    pub waker: jobs::Waker,
+}
+
+/// Test runs as a job kind (`test_run`, payload `{"run_id", "test_id"?}`).
+impl jobs::Handler for TestRunner {
+    fn run<'a>(
+        &'a self,
+        job: &'a entity::job::Model,
+        held: jobs::Held<'a>,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let test = job.payload.get("test_id").and_then(Value::as_i64);
+            execute(self, jobs::payload_id(job, "run_id")?, test, Some(held)).await
+        })
+    }
+
+    /// A run whose job will not be retried must not stay pending/running.
+    fn given_up<'a>(
+        &'a self,
+        job: &'a entity::job::Model,
+        error: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let message = format!(
+                "the run's job failed after {} attempts: {error}",
+                job.attempts
+            );
+            mark_error(&self.db, jobs::payload_id(job, "run_id")?, &message).await
+        })
+    }
+}
 
 /// One evaluation's part in a verdict.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -207,11 +247,11 @@ struct Planned {
 /// test's variables; returns the batch id ([`started`] reads the batch and its runs). 422
 /// (before anything is stored) for missing required variables, an unusable model config or
 /// missing provider credentials.
-pub async fn start_test(state: &AppState, test_id: i64, req: RunRequest) -> Result<i64> {
+pub async fn start_test(state: &TestRunner, test_id: i64, req: RunRequest) -> Result<i64> {
     let test = prompt_tests::find(&state.db, test_id).await?;
     let version = versions::find(&state.db, test.prompt_version_id).await?;
     let mut errors = Errors::default();
-    if let Err(e) = state.providers.check(&test.model_config) {
+    if let Err(e) = state.judge.providers.check(&test.model_config) {
         errors.0.extend(e);
     }
     let given = [
@@ -289,7 +329,7 @@ pub async fn start_test(state: &AppState, test_id: i64, req: RunRequest) -> Resu
 /// Validates and enqueues one run of every enabled test of a version (with each test's
 /// `template_variables`). 422 when the version has no enabled test, or for any test whose
 /// variables or model config cannot run (field `tests[<id>]....`). Returns the batch id.
-pub async fn start_version(state: &AppState, version_id: i64) -> Result<i64> {
+pub async fn start_version(state: &TestRunner, version_id: i64) -> Result<i64> {
     let version = versions::find(&state.db, version_id).await?;
     let tests = PromptTest::find()
         .filter(prompt_test::Column::PromptVersionId.eq(version_id))
@@ -306,7 +346,7 @@ pub async fn start_version(state: &AppState, version_id: i64) -> Result<i64> {
     let mut errors = Errors::default();
     let mut planned = Vec::new();
     for test in tests {
-        if let Err(e) = state.providers.check(&test.model_config) {
+        if let Err(e) = state.judge.providers.check(&test.model_config) {
             errors.extend_prefixed(&format!("tests[{}]", test.id), e);
         }
         let given = test
@@ -349,7 +389,7 @@ const INSERT_CHUNK: usize = 500;
 /// (a 1,000-row batch is 5 statements, not 2,001), then wakes the workers. Returns the batch
 /// id: a caller that waits for the batch reads it once, at the end.
 async fn enqueue(
-    state: &AppState,
+    state: &TestRunner,
     version_id: i64,
     test_id: Option<i64>,
     planned: Vec<Planned>,
@@ -427,7 +467,7 @@ pub async fn started(db: &DatabaseConnection, batch_id: i64) -> Result<StartedRu
 
 /// Waits until every run of the batch is final (or `timeout` passes: 504-like 409).
 pub async fn wait(
-    state: &AppState,
+    state: &TestRunner,
     batch_id: i64,
     timeout: std::time::Duration,
 ) -> Result<StartedRuns> {
@@ -591,7 +631,7 @@ pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> 
 /// judge, the answer (and its link to the run) is committed first: a judge call can be slow
 /// or fail, and a retry must not pay for the provider call again.
 pub async fn execute(
-    state: &AppState,
+    state: &TestRunner,
     run_id: i64,
     test_hint: Option<i64>,
     job: Option<jobs::Held<'_>>,
@@ -668,7 +708,11 @@ pub async fn execute(
                 system: rendered.system.as_deref(),
                 user: &rendered.user,
             };
-            let outcome = state.providers.call(&test.model_config, &parts, None).await;
+            let outcome = state
+                .judge
+                .providers
+                .call(&test.model_config, &parts, None)
+                .await;
             let txn = crate::store::begin_write(db).await?;
             let response =
                 store_response(&txn, state, &run, &test, &rendered, &variables, outcome).await?;
@@ -742,7 +786,7 @@ async fn link_response(db: &impl ConnectionTrait, run_id: i64, response_id: i64)
 /// `conn`, linking the response to the run. `llm_judge` configs (never present when `conn` is
 /// a transaction: see [`execute`]) call the judge through `state`.
 async fn evaluate_and_finish(
-    state: &AppState,
+    state: &TestRunner,
     conn: &impl ConnectionTrait,
     run: &prompt_test_run::Model,
     test: &prompt_test::Model,
@@ -765,7 +809,8 @@ async fn evaluate_and_finish(
     for config in configs {
         let outcome = if config.evaluator_key == judge::KEY {
             judge::evaluate(
-                state,
+                &state.db,
+                &state.judge,
                 config,
                 response,
                 test.expected_output.as_deref(),
@@ -786,9 +831,8 @@ async fn evaluate_and_finish(
         };
         let e = match outcome {
             Ok(e) => e,
-            Err(Error::Internal(m)) if m.starts_with("infrastructure:") => {
-                return Err(Error::Internal(m));
-            }
+            // The database failed, not the evaluator: the job repeats the run.
+            Err(err) if err.is_retryable() => return Err(err),
             Err(err) => {
                 let msg = format!(
                     "evaluator `{}` (config {}) failed: {}",
@@ -911,7 +955,7 @@ async fn finish_error(
 
 async fn store_response(
     db: &impl ConnectionTrait,
-    state: &AppState,
+    state: &TestRunner,
     run: &prompt_test_run::Model,
     test: &prompt_test::Model,
     rendered: &templates::Rendered,
@@ -947,10 +991,12 @@ async fn store_response(
                 .clone()
                 .or_else(|| config.model.clone())
                 .unwrap_or_default();
-            row.cost_usd =
-                Set(state
-                    .prices
-                    .cost_usd(&provider, &model, c.tokens_prompt, c.tokens_completion));
+            row.cost_usd = Set(state.judge.prices.cost_usd(
+                &provider,
+                &model,
+                c.tokens_prompt,
+                c.tokens_completion,
+            ));
             row.model = Set(model);
             row.response_text = Set(Some(c.text.clone()));
             row.status = Set(ResponseStatus::Success);

@@ -660,8 +660,7 @@ async fn write(
             .await?
     };
     // The async evaluators become a durable job, committed with the response.
-    let job =
-        (!prepared.async_ids.is_empty()).then(|| jobs::evaluate_payload(id, &prepared.async_ids));
+    let job = (!prepared.async_ids.is_empty()).then(|| evaluate_payload(id, &prepared.async_ids));
     let body = written(resolved, prepared, id, evaluation_ids)?;
     if let Some((key, _)) = idempotency {
         IdempotencyKey::update_many()
@@ -709,15 +708,58 @@ async fn replay(db: &impl ConnectionTrait, key: &str, hash: &str) -> Result<Opti
     }
 }
 
+/// Payload of an `evaluate_response` job.
+fn evaluate_payload(response_id: i64, config_ids: &[i64]) -> Value {
+    serde_json::json!({"response_id": response_id, "config_ids": config_ids})
+}
+
+/// Async evaluations as a job kind (`evaluate_response`, payload `{"response_id",
+/// "config_ids"}`): what they use to run evaluators, the LLM judge included.
+#[derive(Clone, Debug)]
+pub struct AsyncEvaluations {
+    pub db: DatabaseConnection,
+    pub judge: crate::evaluation::judge::Judge,
+}
+
+impl jobs::Handler for AsyncEvaluations {
+    fn run<'a>(
+        &'a self,
+        job: &'a entity::job::Model,
+        _held: jobs::Held<'a>,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let configs: Vec<i64> = job
+                .payload
+                .get("config_ids")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            let response_id = jobs::payload_id(job, "response_id")?;
+            run_async_evaluations(&self.db, &self.judge, response_id, &configs)
+                .await
+                .map(|()| false)
+        })
+    }
+
+    /// Nothing waits on async evaluations: the failure is in the job row and the log.
+    fn given_up<'a>(
+        &'a self,
+        _job: &'a entity::job::Model,
+        _error: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// Runs the async evaluator configs `config_ids` on response `response_id` (the
 /// `evaluate_response` job). Configs already evaluated on this response by an interrupted
 /// earlier attempt are skipped.
 pub async fn run_async_evaluations(
-    state: &crate::AppState,
+    db: &DatabaseConnection,
+    judge: &crate::evaluation::judge::Judge,
     response_id: i64,
     config_ids: &[i64],
 ) -> Result<()> {
-    let db = &state.db;
     let Some(response) = LlmResponse::find_by_id(response_id).one(db).await? else {
         return Ok(());
     };
@@ -734,7 +776,8 @@ pub async fn run_async_evaluations(
         }
         let result = if config.evaluator_key == crate::evaluation::judge::KEY {
             crate::evaluation::judge::evaluate(
-                state,
+                db,
+                judge,
                 &config,
                 &response,
                 None,
@@ -754,13 +797,12 @@ pub async fn run_async_evaluations(
             .await
         };
         if let Err(e) = result {
-            // A judge that cannot answer is recorded in the log; infrastructure errors retry the job.
-            match e {
-                Error::Internal(_) => return Err(e),
-                other => {
-                    tracing::warn!(response_id, config = config.id, error = %other, "async evaluation failed")
-                }
+            // A database failure retries the job; an evaluator or judge that cannot answer is
+            // logged (the evaluation is not recorded).
+            if e.is_retryable() {
+                return Err(e);
             }
+            tracing::warn!(response_id, config = config.id, error = %e, "async evaluation failed");
         }
     }
     Ok(())
