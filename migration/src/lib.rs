@@ -12,7 +12,8 @@
 //! 6. [`m20250103_000001_split_model_config_provider_api`]: seed 002, Phase 3.
 //! 7. [`m20261121_000001_add_evaluator_config_to_evaluations`]: evaluations name their config.
 //! 8. [`m20261121_000002_create_idempotency_keys`]: replay answers of `Idempotency-Key`.
-//! 9. [`m20261121_000003_one_active_version_per_prompt`]: a partial unique index.
+//! 9. [`m20261121_000003_one_active_version_per_prompt`]: a partial unique index (surplus
+//!    active versions of legacy data are deprecated first).
 //! 10. [`m20261121_000004_create_jobs`]: the durable job queue.
 //! 11. [`m20261121_000005_add_test_run_batches_and_verdicts`]: batches, pass thresholds, run links.
 //! 12. [`m20261121_000006_create_datasets`]: datasets of variable rows.

@@ -38,11 +38,22 @@ impl MigrationName for Migration {
 /// Allowed `configurable_type` values.
 pub const CONFIGURABLE_TYPES: &[&str] = &[TYPE_PROMPT_VERSION, TYPE_PROMPT_TEST, TYPE_PROMPT];
 
-/// The version a config of prompt `ec.prompt_id` moves to: the active one, else the highest
-/// `version_number` (ties, which the unique index forbids, broken by id).
-const TARGET_VERSION: &str = "(SELECT pv.id FROM prompt_tracker_prompt_versions pv \
-     WHERE pv.prompt_id = ec.prompt_id \
-     ORDER BY CASE WHEN pv.status = 'active' THEN 0 ELSE 1 END, pv.version_number DESC, pv.id DESC LIMIT 1)";
+/// The version of prompt `prompt_id` (an SQL expression, e.g. `ec.prompt_id`) that its
+/// configs move to, as a scalar subquery over alias `pv`: the active one, else the highest
+/// `version_number`; among several active ones (legacy data may have them) the highest
+/// `version_number` too; ties, which the unique (`prompt_id`, `version_number`) index forbids,
+/// broken by the highest id. `version_number` is NOT NULL (baseline, and the Rails schema);
+/// were it NULL, `DESC` would sort it first on PostgreSQL and last on SQLite.
+///
+/// [`m20261121_000003`](crate::m20261121_000003_one_active_version_per_prompt) keeps active
+/// the version this picks, so a prompt's configs stay on its one active version.
+pub fn target_version(prompt_id: &str) -> String {
+    format!(
+        "(SELECT pv.id FROM prompt_tracker_prompt_versions pv \
+         WHERE pv.prompt_id = {prompt_id} \
+         ORDER BY CASE WHEN pv.status = 'active' THEN 0 ELSE 1 END, pv.version_number DESC, pv.id DESC LIMIT 1)"
+    )
+}
 
 /// The prompt a polymorphic config `ec` belongs to, or NULL when its owner is gone or is a test.
 const OWNER_PROMPT: &str = "CASE ec.configurable_type \
@@ -148,7 +159,7 @@ impl MigrationTrait for Migration {
             "CASE WHEN EXISTS (SELECT 1 FROM prompt_tracker_prompt_versions pv WHERE pv.prompt_id = ec.prompt_id) \
              THEN '{TYPE_PROMPT_VERSION}' ELSE '{TYPE_PROMPT}' END"
         );
-        let owner_id = format!("COALESCE({TARGET_VERSION}, ec.prompt_id)");
+        let owner_id = format!("COALESCE({}, ec.prompt_id)", target_version("ec.prompt_id"));
         match backend(manager) {
             DbBackend::Sqlite => {
                 const TEMP: &str = "prompt_tracker_evaluator_configs_polymorphic";

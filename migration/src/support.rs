@@ -1,4 +1,5 @@
-//! Helpers shared by the migrations: table names, column shapes, and SQL execution.
+//! Helpers shared by the migrations: table names, column shapes, SQL execution, and the line
+//! of log by which a migration tells what it changed.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement, TryGetable};
@@ -148,4 +149,15 @@ pub async fn drop_index(
     manager
         .drop_index(Index::drop().if_exists().name(name).table(table).to_owned())
         .await
+}
+
+/// Tells the operator, in one line of log (`warn`), what a migration changed in the data
+/// beyond the schema (e.g. statuses it had to rewrite to apply a constraint).
+///
+/// Logged under the target `sea_orm_migration`, next to sea-orm-migration's own
+/// "Applying migration ..." lines: the standard migration CLI (`sea-orm-cli migrate up`,
+/// `cargo run -p migration -- up`) shows only that target unless run with `-v`; the service
+/// and `prompt-tracker migrate` show every target at `info` and above.
+pub fn report(message: &str) {
+    tracing::warn!(target: "sea_orm_migration", "{message}");
 }

@@ -19,11 +19,15 @@ const LEGACY: &[&str] = &[
     // p1: an active version (v2) that is not the highest version_number (v3, a draft).
     // p2: only a draft and a deprecated version; the draft has the higher version_number but
     //     the lower id. p3: no version at all. p4: the remaining model_config forms.
+    // p5: three active versions (the Rails engine never enforced one), the highest
+    //     version_number (v3) having neither the highest id nor the highest version_number of
+    //     the prompt (v4, a draft).
     "INSERT INTO prompt_tracker_prompts (id, name, slug, tags, created_at, updated_at) VALUES
        (1, 'Active prompt', 'active_prompt', '[\"support\"]', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (2, 'Drafts only', 'drafts_only', '[]', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (3, 'No versions', 'no_versions', '[]', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
-       (4, 'Provider forms', 'provider_forms', '[]', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+       (4, 'Provider forms', 'provider_forms', '[]', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+       (5, 'Several active', 'several_active', '[]', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
     "INSERT INTO prompt_tracker_prompt_versions (id, prompt_id, user_prompt, version_number, status, model_config, created_at, updated_at) VALUES
        (1, 1, 'Hi {{name}}', 1, 'deprecated', '{\"provider\": \"openai_responses\", \"model\": \"gpt-4o\", \"temperature\": 0.7, \"tools\": [\"web_search\"]}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (2, 1, 'Hello {{name}}', 2, 'active', '{\"provider\": \"openai_assistants\", \"model\": \"gpt-4o\", \"assistant_id\": \"asst_1\"}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
@@ -33,12 +37,18 @@ const LEGACY: &[&str] = &[
        (6, 4, 'New form', 1, 'active', '{\"provider\": \"openai\", \"api\": \"response_api\", \"model\": \"gpt-4o\"}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (7, 4, 'Gemini', 2, 'draft', '{\"provider\": \"google\", \"model\": \"gemini-1.5-pro\"}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (8, 4, 'Hybrid', 3, 'draft', '{\"provider\": \"openai_responses\", \"api\": \"response_api\", \"model\": \"gpt-4o\"}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
-       (9, 4, 'Blank api', 4, 'draft', '{\"provider\": \"openai_assistants\", \"api\": \"\", \"model\": \"gpt-4o\"}', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+       (9, 4, 'Blank api', 4, 'draft', '{\"provider\": \"openai_assistants\", \"api\": \"\", \"model\": \"gpt-4o\"}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+       (10, 5, 'Third', 3, 'active', '{}', '2025-01-03 10:00:00', '2025-01-03 10:00:00'),
+       (11, 5, 'First', 1, 'active', '{}', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+       (12, 5, 'Second', 2, 'active', '{}', '2025-01-02 10:00:00', '2025-01-02 10:00:00'),
+       (13, 5, 'Fourth', 4, 'draft', '{}', '2025-01-04 10:00:00', '2025-01-04 10:00:00')",
     "INSERT INTO prompt_tracker_evaluator_configs (id, prompt_id, evaluator_key, enabled, config, run_mode, priority, weight, created_at, updated_at) VALUES
        (1, 1, 'keyword', TRUE, '{\"required_keywords\": [\"hello\"]}', 'sync', 1, 2.5, '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (2, 1, 'length', FALSE, '{}', 'async', 0, 1.0, '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
        (3, 2, 'format', TRUE, '{\"format\": \"json\"}', 'async', 0, 1.0, '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
-       (4, 3, 'exact_match', TRUE, '{}', 'async', 0, 0.0, '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+       (4, 3, 'exact_match', TRUE, '{}', 'async', 0, 0.0, '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+       (5, 5, 'keyword', TRUE, '{}', 'sync', 0, 1.0, '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+       (6, 5, 'length', TRUE, '{}', 'async', 0, 1.0, '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
     // Tests with and without thresholds and configs, an empty list, a string threshold.
     "INSERT INTO prompt_tracker_prompt_tests (id, prompt_version_id, name, template_variables, model_config, evaluator_configs, created_at, updated_at) VALUES
        (1, 2, 'greets', '{\"name\": \"Ada\"}', '{}', '[{\"evaluator_key\": \"keyword\", \"threshold\": 90, \"config\": {\"required_keywords\": [\"Ada\"]}}, {\"evaluator_key\": \"length\"}]', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
@@ -79,8 +89,13 @@ const TABLES: &[&str] = &[
 
 /// Applies the baseline only and fills it with [`LEGACY`].
 async fn legacy(db: &TestDb) {
+    legacy_with(db, &[]).await;
+}
+
+/// Applies the baseline only and fills it with [`LEGACY`], then runs `extra`.
+async fn legacy_with(db: &TestDb, extra: &[&str]) {
     Migrator::up(&db.conn, Some(1)).await.expect("baseline");
-    for sql in LEGACY {
+    for sql in LEGACY.iter().chain(extra) {
         db.exec(sql).await;
     }
     if db.is_postgres() {
@@ -103,7 +118,7 @@ async fn check_migrated(db: &TestDb) {
     // EvaluatorConfigs moved to the active version, else the highest version_number; a prompt
     // without versions keeps its config (owned by the prompt, not orphaned).
     let owners = db
-        .rows("SELECT id, configurable_type AS t, configurable_id AS o, threshold FROM prompt_tracker_evaluator_configs WHERE id <= 4 ORDER BY id")
+        .rows("SELECT id, configurable_type AS t, configurable_id AS o, threshold FROM prompt_tracker_evaluator_configs WHERE id <= 6 ORDER BY id")
         .await;
     let got: Vec<(i64, &str, i64)> = owners
         .iter()
@@ -121,7 +136,9 @@ async fn check_migrated(db: &TestDb) {
             (1, VERSION, 2),
             (2, VERSION, 2),
             (3, VERSION, 4),
-            (4, PROMPT, 3)
+            (4, PROMPT, 3),
+            (5, VERSION, 10),
+            (6, VERSION, 10)
         ]
     );
     assert!(owners.iter().all(|r| r["threshold"].is_null()));
@@ -351,8 +368,67 @@ async fn check_migrated(db: &TestDb) {
         0
     );
 
+    // Several active versions (p5): the highest version_number (v3, id 10) stays active, the
+    // others are deprecated, the draft stays a draft; and it is the version that owns the
+    // prompt's configs (above), i.e. m20250102_000001's choice.
+    assert_eq!(
+        statuses(db, 5).await,
+        vec![
+            (10, "active".to_owned()),
+            (11, "deprecated".to_owned()),
+            (12, "deprecated".to_owned()),
+            (13, "draft".to_owned())
+        ]
+    );
+    one_active_version_owning_the_configs(db).await;
+
     // Data nobody migrates is untouched.
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM prompt_tracker_prompt_test_runs WHERE status = 'passed' AND llm_response_id = 1").await, 1);
+}
+
+/// (id, status) of the versions of prompt `prompt`, by id.
+async fn statuses(db: &TestDb, prompt: i64) -> Vec<(i64, String)> {
+    db.rows(&format!(
+        "SELECT id, status FROM prompt_tracker_prompt_versions WHERE prompt_id = {prompt} ORDER BY id"
+    ))
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r["id"].as_i64().unwrap(),
+            r["status"].as_str().unwrap().to_owned(),
+        )
+    })
+    .collect()
+}
+
+/// No prompt has two active versions, and every version-owned config of a prompt that has an
+/// active version is on that version: m20261121_000003 kept active the version to which
+/// m20250102_000001 had moved the prompt's configs.
+async fn one_active_version_owning_the_configs(db: &TestDb) {
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) AS n FROM (SELECT prompt_id FROM prompt_tracker_prompt_versions \
+             WHERE status = 'active' GROUP BY prompt_id HAVING COUNT(*) > 1) m"
+        )
+        .await,
+        0,
+        "prompts with several active versions"
+    );
+    let misplaced = db
+        .rows(&format!(
+            "SELECT ec.id, v.id AS owner, v.status FROM prompt_tracker_evaluator_configs ec \
+             JOIN prompt_tracker_prompt_versions v ON v.id = ec.configurable_id \
+             WHERE ec.configurable_type = '{VERSION}' AND v.status <> 'active' AND EXISTS \
+               (SELECT 1 FROM prompt_tracker_prompt_versions a WHERE a.prompt_id = v.prompt_id AND a.status = 'active') \
+             ORDER BY ec.id"
+        ))
+        .await;
+    assert_eq!(
+        misplaced,
+        Vec::<Value>::new(),
+        "configs not on their prompt's active version"
+    );
 }
 
 /// (table, column, referenced table) of every foreign key.
@@ -507,7 +583,17 @@ async fn legacy_data_migrates_and_every_step_reverses_exactly(db: TestDb) {
             );
         }
     }
-    // Back at the baseline: `prompt_id` is NOT NULL again with its foreign key and unique index.
+    // Back at the baseline: p5's versions have their original statuses (also in the snapshot).
+    assert_eq!(
+        statuses(&db, 5).await,
+        vec![
+            (10, "active".to_owned()),
+            (11, "active".to_owned()),
+            (12, "active".to_owned()),
+            (13, "draft".to_owned())
+        ]
+    );
+    // `prompt_id` is NOT NULL again with its foreign key and unique index.
     assert_eq!(foreign_keys(&db).await, expected_foreign_keys(true));
     let err = db
         .conn
@@ -633,7 +719,8 @@ async fn values_written_after_up_survive_down_and_up(db: TestDb) {
     let parked = db
         .count(&format!(
             "SELECT COUNT(*) AS n FROM {} WHERE derived IS NULL OR migration NOT IN \
-             ('m20250102_000004_migrate_prompt_test_evaluator_configs', 'm20250103_000001_split_model_config_provider_api')",
+             ('m20250102_000004_migrate_prompt_test_evaluator_configs', 'm20250103_000001_split_model_config_provider_api', \
+              'm20261121_000003_one_active_version_per_prompt')",
             migration::archive::TABLE
         ))
         .await;
@@ -716,6 +803,81 @@ async fn test_config_up_refuses_unplaceable_entries(db: TestDb) {
     );
 }
 
+/// Ties and NULLs among several active versions, which the baseline (and the Rails schema)
+/// forbid with the unique (`prompt_id`, `version_number`) index and NOT NULL, in a database
+/// that lost them: the version left active is still the one to which m20250102_000001 moved
+/// the prompt's configs (on a tie, the higher id; a NULL wherever `version_number DESC` sorts
+/// it on the backend), and `down` restores every status exactly.
+async fn several_active_versions_keep_the_config_owner_on_ties(db: TestDb) {
+    let mut extra = vec![
+        "DROP INDEX index_prompt_tracker_prompt_versions_on_prompt_id_and_version_number",
+        // p6: two active v2 (ids 20, 21), an active v1, a draft v3.
+        "INSERT INTO prompt_tracker_prompts (id, name, slug, created_at, updated_at) VALUES
+           (6, 'Tied', 'tied', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+        "INSERT INTO prompt_tracker_prompt_versions (id, prompt_id, user_prompt, version_number, status, created_at, updated_at) VALUES
+           (20, 6, 'A', 2, 'active', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+           (21, 6, 'B', 2, 'active', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+           (22, 6, 'C', 1, 'active', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+           (23, 6, 'D', 3, 'draft', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+        "INSERT INTO prompt_tracker_evaluator_configs (id, prompt_id, evaluator_key, created_at, updated_at) VALUES
+           (7, 6, 'keyword', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+    ];
+    if db.is_postgres() {
+        // p7: an active v5 and an active version without a number (SQLite cannot drop NOT NULL).
+        extra.extend([
+            "ALTER TABLE prompt_tracker_prompt_versions ALTER COLUMN version_number DROP NOT NULL",
+            "INSERT INTO prompt_tracker_prompts (id, name, slug, created_at, updated_at) VALUES
+               (7, 'Unnumbered', 'unnumbered', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+            "INSERT INTO prompt_tracker_prompt_versions (id, prompt_id, user_prompt, version_number, status, created_at, updated_at) VALUES
+               (24, 7, 'E', 5, 'active', '2025-01-01 10:00:00', '2025-01-01 10:00:00'),
+               (25, 7, 'F', NULL, 'active', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+            "INSERT INTO prompt_tracker_evaluator_configs (id, prompt_id, evaluator_key, created_at, updated_at) VALUES
+               (8, 7, 'keyword', '2025-01-01 10:00:00', '2025-01-01 10:00:00')",
+        ]);
+    }
+    legacy_with(&db, &extra).await;
+    let baseline = db.dump().await;
+
+    Migrator::up(&db.conn, None).await.expect("up");
+    one_active_version_owning_the_configs(&db).await;
+    assert_eq!(
+        statuses(&db, 6).await,
+        vec![
+            (20, "deprecated".to_owned()),
+            (21, "active".to_owned()),
+            (22, "deprecated".to_owned()),
+            (23, "draft".to_owned())
+        ]
+    );
+    assert_eq!(
+        db.count("SELECT configurable_id AS n FROM prompt_tracker_evaluator_configs WHERE id = 7")
+            .await,
+        21
+    );
+    if db.is_postgres() {
+        let active: Vec<i64> = statuses(&db, 7)
+            .await
+            .into_iter()
+            .filter(|(_, s)| s == "active")
+            .map(|(id, _)| id)
+            .collect();
+        let owner = db
+            .count("SELECT configurable_id AS n FROM prompt_tracker_evaluator_configs WHERE id = 8")
+            .await;
+        assert_eq!(active, vec![owner]);
+    }
+
+    let steps = applied(&db).await as u32 - 1;
+    Migrator::down(&db.conn, Some(steps))
+        .await
+        .expect("down to the baseline");
+    assert_eq!(db.dump().await, baseline, "down restores the legacy data");
+
+    Migrator::up(&db.conn, None).await.expect("up again");
+    one_active_version_owning_the_configs(&db).await;
+    assert_eq!(statuses(&db, 6).await[1], (21, "active".to_owned()));
+}
+
 /// A database that PromptTracker created (baseline tables, no migration table) is adopted.
 async fn existing_prompt_tracker_database_is_adopted(db: TestDb) {
     legacy(&db).await;
@@ -731,5 +893,6 @@ db_tests!(
     values_written_after_up_survive_down_and_up,
     polymorphic_down_refuses_colliding_configs,
     test_config_up_refuses_unplaceable_entries,
+    several_active_versions_keep_the_config_owner_on_ties,
     existing_prompt_tracker_database_is_adopted,
 );
