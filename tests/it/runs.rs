@@ -794,7 +794,7 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
     let mut pid = 0;
     for _ in 0..200 {
         pid = db
-            .count("SELECT COALESCE(MAX(pid), 0) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%INSERT INTO \"prompt_tracker_evaluations\"%' AND state = 'active'")
+            .count("SELECT COALESCE(MAX(pid), 0) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()")
             .await;
         if pid != 0 {
             break;
