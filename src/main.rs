@@ -113,8 +113,11 @@ struct ServeArgs {
     list_cache_mb: u64,
 }
 
+/// How an answer must match the `ideal` (the evals `Match` class; spelled `starts_with` as in
+/// the interface's specification, `starts-with` accepted too).
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum MatchArg {
+    #[value(name = "starts_with", alias = "starts-with")]
     StartsWith,
     Includes,
     Exact,
@@ -264,4 +267,47 @@ async fn import_evals(
         eprintln!("  key {key:?} is not mapped (lines {lines:?})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, MatchArg};
+
+    fn match_arg(spelling: &str) -> Option<MatchArg> {
+        let args = [
+            "prompt-tracker",
+            "import-evals",
+            "samples.jsonl",
+            "--prompt",
+            "p",
+            "--model-config",
+            "{}",
+            "--match",
+            spelling,
+        ];
+        match Cli::try_parse_from(args).ok()?.command? {
+            Command::ImportEvals { mode, .. } => Some(mode),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn import_evals_match_takes_both_spellings() {
+        assert!(matches!(match_arg("starts_with"), Some(MatchArg::StartsWith)));
+        assert!(matches!(match_arg("starts-with"), Some(MatchArg::StartsWith)));
+        assert!(matches!(match_arg("includes"), Some(MatchArg::Includes)));
+        assert!(match_arg("startswith").is_none());
+    }
+
+    #[test]
+    fn help_shows_the_specified_spelling() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .find_subcommand_mut("import-evals")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(help.contains("starts_with"), "{help}");
+    }
 }
