@@ -1,4 +1,4 @@
-//! Service configuration (DESIGN.md, Configuration). The binary fills it from environment
+//! Service configuration (README, "Configuration"). The binary fills it from environment
 //! variables and matching CLI flags.
 
 use std::net::SocketAddr;

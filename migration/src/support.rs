@@ -57,7 +57,7 @@ pub fn json(name: &'static str, default: &'static str) -> ColumnDef {
 }
 
 /// A string-backed enum: `varchar`, not null, with a default and a CHECK constraint that
-/// names the allowed values (no native PostgreSQL enum types, per DESIGN.md).
+/// names the allowed values (no native PostgreSQL enum types: docs/architecture.md, "Database rules").
 pub fn string_enum(
     table: &str,
     name: &'static str,

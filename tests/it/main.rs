@@ -1,4 +1,4 @@
-//! The one integration test binary of the workspace (DESIGN.md, Tests).
+//! The one integration test binary of the workspace (docs/architecture.md, "Layout").
 //!
 //! Database tests run twice: `...::sqlite` always, `...::postgres` when `TEST_DATABASE_URL`
 //! points at a PostgreSQL server (each test creates its own database there and drops it

@@ -1,7 +1,7 @@
 //! RFC 9457 problem details and the extractors that turn every bad input into one.
 //!
 //! Every error response is `application/problem+json` with `type`, `title`, `status`,
-//! `detail` and, for validation, `errors: [{field, message}]` (DESIGN.md, HTTP conventions).
+//! `detail` and, for validation, `errors: [{field, message}]` (README, "The API").
 //! Malformed JSON is 400, a wrong content type 415, an oversized body 413, invalid input 422.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};

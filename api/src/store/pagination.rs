@@ -1,4 +1,4 @@
-//! Keyset pagination (DESIGN.md): `?limit=` (default 50, max 500) and an opaque `?cursor=`;
+//! Keyset pagination (docs/architecture.md, "Database rules"): `?limit=` (default 50, max 500) and an opaque `?cursor=`;
 //! responses are `{ "data": [...], "next_cursor": "..." | null }`. No list reads unbounded.
 //!
 //! The cursor is the last row's id, base64url-encoded (`id:<n>`); a page continues strictly

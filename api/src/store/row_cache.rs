@@ -30,13 +30,10 @@
 //! reads the rows in full, as without the cache, and caches none of them: only the query is
 //! remembered as seen. So a walk through every page (an export, a crawler) costs what it did
 //! and does not push out the rows of the pages listed again and again. A page query seen
-//! before first reads ids and versions (PostgreSQL: 0.06-0.07 ms against 0.15-0.2 ms for the
-//! rows in full, `pgbench -M prepared`, 1 client, at 1,000,000 LLM responses), then, when
-//! some rows are not held (new rows on the first page, rows changed, entries evicted), reads
-//! those rows by id and caches them. `GET /llm-responses?limit=50` at 16 connections on the
-//! 2-core machine: 10,200-10,900 pages/s, p99 3.1-3.7 ms, against 4,200-4,700, p99 6.9-7.5 ms
-//! without the cache; pages at random cursors (never cached): within 3% of before
-//! (`scripts/load-tracking.sh`, README).
+//! before first reads ids and versions (about a third of PostgreSQL's time for the rows in
+//! full), then, when some rows are not held (new rows on the first page, rows changed,
+//! entries evicted), reads those rows by id and caches them. What this buys, measured with
+//! `scripts/load-tracking.sh`, is in the README ("Tracked calls and lists under load").
 //!
 //! The cache is bounded in bytes (`PROMPT_TRACKER_LIST_CACHE_MB`, default
 //! [`DEFAULT_CAPACITY_MB`]; 0 turns it off: every page is one statement reading its rows in
