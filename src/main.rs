@@ -295,8 +295,14 @@ mod tests {
 
     #[test]
     fn import_evals_match_takes_both_spellings() {
-        assert!(matches!(match_arg("starts_with"), Some(MatchArg::StartsWith)));
-        assert!(matches!(match_arg("starts-with"), Some(MatchArg::StartsWith)));
+        assert!(matches!(
+            match_arg("starts_with"),
+            Some(MatchArg::StartsWith)
+        ));
+        assert!(matches!(
+            match_arg("starts-with"),
+            Some(MatchArg::StartsWith)
+        ));
         assert!(matches!(match_arg("includes"), Some(MatchArg::Includes)));
         assert!(match_arg("startswith").is_none());
     }

@@ -17,18 +17,20 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-pub mod catalog;
+// Modules other crates use (the binary, the integration tests) are `pub`; the others are
+// `pub(crate)`, so an item nothing calls is reported as dead code.
+pub(crate) mod catalog;
 pub mod config;
 pub mod error;
 pub mod evaluation;
 pub mod http;
 pub mod jobs;
-pub mod prompts;
+pub(crate) mod prompts;
 pub mod providers;
 pub mod store;
 pub mod testing;
-pub mod tracking;
-pub mod validation;
+pub(crate) mod tracking;
+pub(crate) mod validation;
 
 pub use config::Config;
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::model_config::ApiType;
 use entity::prelude::*;
 use entity::prompt_version::{self, VersionStatus};
-use entity::{ModelConfig, VariableDefinition, VariablesSchema, llm_response, prompt};
+use entity::{ModelConfig, VariableDefinition, VariablesSchema, llm_response};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
@@ -454,18 +454,6 @@ pub async fn activate(db: &DatabaseConnection, id: i64) -> Result<VersionOut> {
     Err(Error::Conflict(
         "Too many concurrent activations; retry.".to_owned(),
     ))
-}
-
-/// The active version of a prompt, if any.
-pub async fn active_of(
-    db: &impl ConnectionTrait,
-    prompt: &prompt::Model,
-) -> Result<Option<prompt_version::Model>> {
-    Ok(PromptVersion::find()
-        .filter(prompt_version::Column::PromptId.eq(prompt.id))
-        .filter(prompt_version::Column::Status.eq(VersionStatus::Active))
-        .one(db)
-        .await?)
 }
 
 /// Renders a version with `variables`: 422 naming each missing required variable.
