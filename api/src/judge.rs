@@ -84,8 +84,9 @@ fn parse_answer(c: &crate::providers::Completion) -> Option<(f64, String)> {
     Some((score, feedback))
 }
 
-/// Runs a judge config on `response` and stores the evaluation. A failed judge call or an
-/// unreadable answer is an error (the caller records it on the run).
+/// Runs a judge config on `response` and stores the evaluation. A stored config the evaluator
+/// does not accept (422 errors), a failed judge call or an unreadable answer is an error (the
+/// caller records it: on the run, or as an evaluation in error).
 pub async fn evaluate(
     state: &AppState,
     config: &evaluator_config::Model,
@@ -94,6 +95,8 @@ pub async fn evaluate(
     context: EvaluationContext,
     run_id: Option<i64>,
 ) -> Result<evaluation::Model> {
+    crate::evaluators::validate_stored(KEY, &config.config, config.threshold)
+        .map_err(Error::Validation)?;
     let judge_config = entity::ModelConfig::from_json(
         config
             .config

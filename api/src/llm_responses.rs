@@ -425,13 +425,14 @@ fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Resu
     let mut async_ids = Vec::new();
     for config in &resolved.configs {
         if runs_inline(config) {
+            // A config that cannot run gives an evaluation in error, never a failed call.
             evaluations.push(evaluations::row(
                 config,
                 &response,
                 None,
                 EvaluationContext::TrackedCall,
                 None,
-            )?);
+            ));
         } else {
             async_ids.push(config.id);
         }
@@ -711,7 +712,9 @@ async fn replay(db: &impl ConnectionTrait, key: &str, hash: &str) -> Result<Opti
 
 /// Runs the async evaluator configs `config_ids` on response `response_id` (the
 /// `evaluate_response` job). Configs already evaluated on this response by an interrupted
-/// earlier attempt are skipped.
+/// earlier attempt are skipped. A config that cannot run, or a judge that cannot answer, is
+/// recorded as an evaluation in error ([`evaluations::error_row`]); infrastructure errors
+/// retry the job.
 pub async fn run_async_evaluations(
     state: &crate::AppState,
     response_id: i64,
@@ -753,13 +756,24 @@ pub async fn run_async_evaluations(
             )
             .await
         };
-        if let Err(e) = result {
-            // A judge that cannot answer is recorded in the log; infrastructure errors retry the job.
-            match e {
-                Error::Internal(_) => return Err(e),
-                other => {
-                    tracing::warn!(response_id, config = config.id, error = %other, "async evaluation failed")
-                }
+        match result {
+            Ok(_) => {}
+            Err(e @ Error::Internal(_)) => return Err(e),
+            Err(other) => {
+                tracing::warn!(response_id, config = config.id, error = %other, "async evaluation failed");
+                let reason = match &other {
+                    Error::Validation(errors) => evaluations::describe(errors),
+                    other => other.to_string(),
+                };
+                evaluations::record_error(
+                    db,
+                    &config,
+                    &response,
+                    EvaluationContext::TrackedCall,
+                    None,
+                    &reason,
+                )
+                .await?;
             }
         }
     }
