@@ -7,6 +7,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::db_tests;
 use crate::support::{App, AppOptions, TestDb, spawn_app_with, test_providers};
+use crate::tracking::insert_config;
 
 fn openai_chat(text: &str) -> Value {
     json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024-08-06",
@@ -836,6 +837,86 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
     assert_eq!(attempts, 2, "the job was retried once");
 }
 
+/// Test configs written behind the API's back (an adopted PromptTracker database, or SQL):
+/// run with PromptTracker's meaning when they can, and otherwise the run ends as `error` with
+/// the reason; no run crashes or stays pending.
+async fn stored_configs_the_api_refuses_never_crash_a_run(db: TestDb) {
+    let (app, mock) = app_with_mock(&db, 2).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(openai_chat("Hello Ada, welcome")))
+        .mount(&mock)
+        .await;
+    let chat = json!({"provider": "openai", "api": "chat_completion", "model": "gpt-4o"});
+    let test_owner = |t: i64| ("PromptTracker::PromptTest", t);
+
+    // `{}` (what migration 5 writes for a test entry without config): PromptTracker scores a
+    // keyword config without keywords 100.
+    let (_, t) = setup(&app, "No keywords", chat.clone(), &[], None).await;
+    insert_config(&db, test_owner(t), "keyword", json!({}), "sync", None).await;
+    let r = run_and_wait(&app, t, json!({})).await;
+    assert_eq!(r["runs"][0]["status"], "passed", "{r}");
+
+    // A look-behind cannot run here: the run ends as error, its evaluation is kept in error.
+    let (_, t) = setup(&app, "Look-behind", chat.clone(), &[], None).await;
+    insert_config(
+        &db,
+        test_owner(t),
+        "pattern_match",
+        json!({"patterns": ["/(?<=Hello )Ada/"]}),
+        "sync",
+        None,
+    )
+    .await;
+    let r = run_and_wait(&app, t, json!({})).await;
+    let run = &r["runs"][0];
+    assert_eq!(run["status"], "error", "{run}");
+    assert_eq!(run["passed"], Value::Null);
+    let message = run["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("evaluator `pattern_match` (config ")
+            && message.contains("cannot run")
+            && message.contains("look-around"),
+        "{message}"
+    );
+    let response = app
+        .get(&format!("/api/v1/llm-responses/{}", run["llm_response_id"]))
+        .await
+        .body;
+    let e = &response["evaluations"][0];
+    assert_eq!(e["evaluation_context"], "test_run");
+    assert_eq!(e["passed"], Value::Null);
+    assert!(
+        e["metadata"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("look-around"),
+        "{e}"
+    );
+
+    // PromptTracker's own llm_judge config shape: refused before any judge call.
+    let (_, t) = setup(&app, "Ruby judge", chat, &[], None).await;
+    insert_config(
+        &db,
+        test_owner(t),
+        "llm_judge",
+        json!({"judge_model": "gpt-4o", "custom_instructions": "Be kind."}),
+        "sync",
+        None,
+    )
+    .await;
+    let r = run_and_wait(&app, t, json!({})).await;
+    let run = &r["runs"][0];
+    assert_eq!(run["status"], "error", "{run}");
+    let message = run["error_message"].as_str().unwrap();
+    assert!(
+        message.contains("llm_judge") && message.contains("config.judge_model"),
+        "{message}"
+    );
+    // One call per run, to the graded model only.
+    assert_eq!(mock.received_requests().await.unwrap().len(), 3);
+}
+
 db_tests!(
     every_wire_format_runs_end_to_end,
     provider_failures_end_runs_as_errors,
@@ -845,4 +926,5 @@ db_tests!(
     two_instances_never_run_the_same_job_twice,
     llm_judge_scores_with_a_real_provider_call,
     a_lost_database_connection_retries_the_run,
+    stored_configs_the_api_refuses_never_crash_a_run,
 );

@@ -949,6 +949,219 @@ async fn cached_list_rows_are_checked_against_their_versions(db: TestDb) {
     db.exec("DROP TABLE row_cache_probe").await;
 }
 
+/// Inserts an evaluator config on `owner` (`PromptTracker::PromptVersion` or
+/// `PromptTracker::PromptTest`) by SQL, behind the API's back, as an adopted PromptTracker
+/// database has them.
+pub(crate) async fn insert_config(
+    db: &TestDb,
+    owner: (&str, i64),
+    key: &str,
+    config: Value,
+    run_mode: &str,
+    threshold: Option<i32>,
+) {
+    let config = config.to_string().replace('\'', "''");
+    let threshold = threshold.map_or("NULL".to_owned(), |t| t.to_string());
+    db.exec(&format!(
+        "INSERT INTO prompt_tracker_evaluator_configs (configurable_type, configurable_id, evaluator_key, config, run_mode, threshold, created_at, updated_at)
+         VALUES ('{}', {}, '{key}', '{config}', '{run_mode}', {threshold}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        owner.0, owner.1
+    ))
+    .await;
+}
+
+/// Configs PromptTracker accepted (or that were written by SQL) which the API would refuse:
+/// a tracked call is still 201 and recorded; configs that can run (PromptTracker's meaning)
+/// are scored, the others are recorded as evaluations in error with the reason, in the answer,
+/// the response's page, the evaluation list and the stats.
+async fn stored_configs_the_api_refuses_never_fail_a_call(db: TestDb) {
+    let app = spawn_app(&db, None).await;
+    let p = app
+        .create("/api/v1/prompts", json!({"name": "Adopted"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let v = app
+        .create(
+            &format!("/api/v1/prompts/{p}/versions"),
+            json!({"user_prompt": "Hello {{ name }}"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.post(&format!("/api/v1/versions/{v}/activate"), json!({}))
+        .await;
+    let owner = ("PromptTracker::PromptVersion", v);
+    // Valid in PromptTracker, and run with its meaning here: no keywords scores 100; type
+    // names are case-insensitive and unknown ones accept anything.
+    insert_config(&db, owner, "keyword", json!({}), "sync", None).await;
+    let types = json!({"format": "json", "schema": {"types": {"name": "String", "born": "date"}}});
+    insert_config(&db, owner, "format", types, "sync", None).await;
+    // Cannot run here: a look-behind (Onigmo has it, the regex crate not), a non-string
+    // expected text (PromptTracker compares with its `to_s`), a config that does not validate
+    // (async), an unknown evaluator (async).
+    insert_config(
+        &db,
+        owner,
+        "pattern_match",
+        json!({"patterns": ["/(?<=a)b/"]}),
+        "sync",
+        None,
+    )
+    .await;
+    insert_config(
+        &db,
+        owner,
+        "exact_match",
+        json!({"expected_text": 42}),
+        "sync",
+        Some(80),
+    )
+    .await;
+    insert_config(
+        &db,
+        owner,
+        "length",
+        json!({"min_length": 50, "max_length": 5}),
+        "async",
+        None,
+    )
+    .await;
+    insert_config(&db, owner, "sentiment", json!({}), "sync", None).await;
+
+    let call = app
+        .post(
+            "/api/v1/llm-responses",
+            json!({"prompt_version_id": v, "variables": {"name": "Ada"}, "model": "gpt-4o", "response_text": "{\"name\": \"Ada\", \"born\": 1815}"}),
+        )
+        .await;
+    assert_eq!(call.status, 201, "{:?}", call.body);
+    let id = call.body["id"].as_i64().unwrap();
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) AS n FROM prompt_tracker_llm_responses WHERE id = {id}"
+        ))
+        .await,
+        1
+    );
+    let evals = call.body["evaluations"].as_array().unwrap();
+    let by_key = |evals: &[Value], key: &str| -> Value {
+        evals
+            .iter()
+            .find(|e| e["evaluator_key"] == key)
+            .unwrap_or_else(|| panic!("no {key} evaluation in {evals:?}"))
+            .clone()
+    };
+    assert_eq!(evals.len(), 4, "the sync ones: {evals:?}");
+    let keyword = by_key(evals, "keyword");
+    assert_eq!(
+        (keyword["score"].as_f64(), keyword["passed"].as_bool()),
+        (Some(100.0), Some(true))
+    );
+    let format = by_key(evals, "format");
+    assert_eq!(
+        (format["score"].as_f64(), format["passed"].as_bool()),
+        (Some(100.0), Some(true)),
+        "{format}"
+    );
+    let pattern = by_key(evals, "pattern_match");
+    assert_eq!(pattern["passed"], Value::Null);
+    assert_eq!(pattern["score"], 0.0);
+    let reason = pattern["metadata"]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("config.patterns[0]") && reason.contains("look-around"),
+        "{reason}"
+    );
+    assert_eq!(pattern["feedback"], format!("Not evaluated: {reason}"));
+    assert_eq!(
+        pattern["metadata"]["evaluator_config"]["config"],
+        json!({"patterns": ["/(?<=a)b/"]})
+    );
+    let exact = by_key(evals, "exact_match");
+    assert_eq!(exact["passed"], Value::Null);
+    assert!(
+        exact["metadata"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("config.expected_text"),
+        "{exact}"
+    );
+
+    // The async ones (and the unknown key, which never runs inline) follow in the background.
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = app.get(&format!("/api/v1/llm-responses/{id}")).await.body["evaluations"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if got.len() == 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(got.len(), 6, "{got:?}");
+    let length = by_key(&got, "length");
+    assert_eq!(length["passed"], Value::Null);
+    assert!(
+        length["metadata"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("config.min_length"),
+        "{length}"
+    );
+    let unknown = by_key(&got, "sentiment");
+    assert_eq!(unknown["passed"], Value::Null);
+    assert!(
+        unknown["metadata"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown evaluator `sentiment`"),
+        "{unknown}"
+    );
+    // The job ends done: neither failed nor queued again for a retry.
+    let mut pending = -1;
+    for _ in 0..100 {
+        pending = db
+            .count("SELECT COUNT(*) AS n FROM prompt_tracker_jobs WHERE status <> 'done'")
+            .await;
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending, 0);
+
+    // The list shows them too.
+    let listed = app
+        .get(&format!("/api/v1/evaluations?llm_response_id={id}"))
+        .await
+        .body;
+    let listed = listed["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 6);
+    let listed_pattern = by_key(listed, "pattern_match");
+    assert_eq!(
+        listed_pattern["metadata"]["error"],
+        pattern["metadata"]["error"]
+    );
+    assert_eq!(listed_pattern["passed"], Value::Null);
+
+    // Stats count them, without a verdict or a score.
+    let stats = app.get(&format!("/api/v1/versions/{v}/stats")).await.body;
+    let evaluators = stats["tracked_calls"]["evaluators"].as_array().unwrap();
+    let pattern_stats = evaluators
+        .iter()
+        .find(|e| e["evaluator_key"] == "pattern_match")
+        .unwrap();
+    assert_eq!(pattern_stats["evaluations"], 1);
+    assert_eq!(pattern_stats["pass_rate"], Value::Null);
+    assert_eq!(pattern_stats["mean_score"], Value::Null);
+    let keyword_stats = evaluators
+        .iter()
+        .find(|e| e["evaluator_key"] == "keyword")
+        .unwrap();
+    assert_eq!(keyword_stats["mean_score"], 100.0);
+}
+
 db_tests!(
     positional_reads_check_names_and_types,
     cached_list_rows_are_checked_against_their_versions,
@@ -958,7 +1171,8 @@ db_tests!(
     cached_versions_follow_every_change,
     cached_versions_follow_every_change_in_transactions,
     sync_evaluations_are_stored_with_the_response,
-    list_pages_hold_the_stored_rows
+    list_pages_hold_the_stored_rows,
+    stored_configs_the_api_refuses_never_fail_a_call
 );
 
 /// Clients that give up mid-request never leave a connection inside an open transaction:

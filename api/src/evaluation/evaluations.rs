@@ -1,5 +1,12 @@
 //! Evaluations: running a config's evaluator on a stored LLM response, listing them, and
 //! manual scores recorded by people.
+//!
+//! An evaluator config that cannot run (a stored config its evaluator does not accept, an
+//! unknown evaluator key; or a judge that cannot answer) is recorded
+//! as an evaluation **in error** ([`error_row`]): score 0, `passed` null (no verdict),
+//! `feedback` `Not evaluated: <reason>` and `metadata.error` the reason. The call it belongs
+//! to is recorded all the same; version stats count such evaluations but leave them out of the
+//! pass rate and the mean score.
 
 use chrono::{DateTime, Utc};
 use entity::evaluation::{self, EvaluationContext};
@@ -34,10 +41,13 @@ pub struct EvaluationOut {
     /// The evaluator's registry key (`manual` for people's scores).
     pub evaluator_key: String,
     pub evaluator_config_id: Option<i64>,
+    /// The verdict; null for a manual score without one and for an evaluation in error.
     pub passed: Option<bool>,
     pub feedback: Option<String>,
     pub evaluation_context: EvaluationContext,
-    /// `evaluator_config`: the config in force; `details`: the evaluator's findings.
+    /// `evaluator_config`: the config in force; `details`: the evaluator's findings; `error`
+    /// (evaluations in error only): why the evaluator could not run (then `passed` is null and
+    /// `score` 0).
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
@@ -71,38 +81,45 @@ pub async fn run_config(
     context: EvaluationContext,
     run_id: Option<i64>,
 ) -> Result<evaluation::Model> {
-    let row = row(config, response, expected_output, context, run_id)?;
+    let row = row(config, response, expected_output, context, run_id);
     Ok(row.insert(db).await?)
 }
 
 /// The evaluation [`run_config`] stores, not yet stored: every column set but `id`.
 /// Timestamps are whole microseconds (what both databases keep), so a row built from it after
-/// the insert equals the stored one.
-///
-/// # Errors
-/// 500 when the stored config no longer validates against its evaluator.
+/// the insert equals the stored one. A config that does not validate against its evaluator
+/// (or has an unknown key) gives an evaluation in error
+/// ([`error_row`]) instead of a score.
 pub fn row(
     config: &evaluator_config::Model,
     response: &llm_response::Model,
     expected_output: Option<&str>,
     context: EvaluationContext,
     run_id: Option<i64>,
-) -> Result<evaluation::ActiveModel> {
+) -> evaluation::ActiveModel {
     let input = EvaluationInput {
         response_text: response.response_text.as_deref().unwrap_or(""),
         rendered_prompt: &response.rendered_prompt,
         variables: &response.variables_used,
         expected_output,
     };
-    let outcome = evaluators::evaluate(
+    let outcome = match evaluators::evaluate(
         &config.evaluator_key,
         &config.config,
         config.threshold,
         &input,
-    )
-    .map_err(|e| Error::Internal(format!("evaluator config {} is invalid: {e:?}", config.id)))?;
+    ) {
+        Ok(outcome) => outcome,
+        Err(errors) => {
+            let reason = format!(
+                "the stored evaluator config is not accepted: {}",
+                describe(&errors)
+            );
+            return error_row(config, response, context, run_id, &reason);
+        }
+    };
     let now = crate::store::pagination::now_micros();
-    Ok(evaluation::ActiveModel {
+    evaluation::ActiveModel {
         llm_response_id: Set(response.id),
         prompt_version_id: Set(Some(response.prompt_version_id)),
         score: Set(Decimal::from_f64(outcome.score)
@@ -123,7 +140,69 @@ pub fn row(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    })
+    }
+}
+
+/// `field: message` for each error, joined with `; `.
+pub fn describe(errors: &[crate::validation::FieldError]) -> String {
+    errors
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An evaluation in error for `config` on `response`, not yet stored: score 0, `passed` null,
+/// `feedback` `Not evaluated: <reason>`, `metadata.error` the reason (and
+/// `metadata.evaluator_config` the config in force, as for any evaluation).
+pub fn error_row(
+    config: &evaluator_config::Model,
+    response: &llm_response::Model,
+    context: EvaluationContext,
+    run_id: Option<i64>,
+    reason: &str,
+) -> evaluation::ActiveModel {
+    let now = crate::store::pagination::now_micros();
+    evaluation::ActiveModel {
+        llm_response_id: Set(response.id),
+        prompt_version_id: Set(Some(response.prompt_version_id)),
+        score: Set(Decimal::ZERO),
+        score_min: Set(Decimal::ZERO),
+        score_max: Set(Decimal::ONE_HUNDRED),
+        evaluator_type: Set(config.evaluator_key.clone()),
+        evaluator_id: Set(Some(config.id.to_string())),
+        feedback: Set(Some(format!("Not evaluated: {reason}"))),
+        metadata: Set(json!({"evaluator_config": configs::snapshot(config), "error": reason})),
+        passed: Set(None),
+        evaluation_context: Set(context),
+        evaluator_config_id: Set(Some(config.id)),
+        prompt_test_run_id: Set(run_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Stores an evaluation in error ([`error_row`]).
+pub async fn record_error(
+    db: &impl ConnectionTrait,
+    config: &evaluator_config::Model,
+    response: &llm_response::Model,
+    context: EvaluationContext,
+    run_id: Option<i64>,
+    reason: &str,
+) -> Result<evaluation::Model> {
+    Ok(error_row(config, response, context, run_id, reason)
+        .insert(db)
+        .await?)
+}
+
+/// Why `evaluation` is in error, or `None` when it has a score ([`error_row`]).
+pub fn error_of(evaluation: &evaluation::Model) -> Option<&str> {
+    if evaluation.passed.is_some() {
+        return None;
+    }
+    evaluation.metadata.get("error").and_then(Value::as_str)
 }
 
 /// Filters of `GET /api/v1/evaluations`.

@@ -94,8 +94,9 @@ pub struct Judge {
     pub prices: std::sync::Arc<PriceTable>,
 }
 
-/// Runs a judge config on `response` and stores the evaluation. A failed judge call or an
-/// unreadable answer is an error (the caller records it on the run).
+/// Runs a judge config on `response` and stores the evaluation. A stored config the evaluator
+/// does not accept (422 errors), a failed judge call or an unreadable answer is an error (the
+/// caller records it: on the run, or as an evaluation in error).
 pub async fn evaluate(
     db: &sea_orm::DatabaseConnection,
     judge: &Judge,
@@ -105,6 +106,8 @@ pub async fn evaluate(
     context: EvaluationContext,
     run_id: Option<i64>,
 ) -> Result<evaluation::Model> {
+    crate::evaluation::evaluators::validate_stored(KEY, &config.config, config.threshold)
+        .map_err(Error::Validation)?;
     let judge_config = entity::ModelConfig::from_json(
         config
             .config

@@ -843,6 +843,14 @@ async fn evaluate_and_finish(
                 return finish_error(conn, run_id, &msg, started, cost, Some(response.id)).await;
             }
         };
+        // A config that cannot run is stored as an evaluation in error; the run ends in error.
+        if let Some(reason) = evaluations::error_of(&e) {
+            let msg = format!(
+                "evaluator `{}` (config {}) cannot run: {reason}",
+                config.evaluator_key, config.id
+            );
+            return finish_error(conn, run_id, &msg, started, cost, Some(response.id)).await;
+        }
         let weight = config.weight.to_f64().unwrap_or(1.0);
         let score = e.score.to_f64().unwrap_or(0.0);
         let passed = e.passed.unwrap_or(false);
@@ -902,11 +910,7 @@ async fn evaluate_and_finish(
 
 fn describe(err: &Error) -> String {
     match err {
-        Error::Validation(fields) => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
+        Error::Validation(fields) => evaluations::describe(fields),
         other => other.to_string(),
     }
 }

@@ -425,13 +425,14 @@ fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Resu
     let mut async_ids = Vec::new();
     for config in &resolved.configs {
         if runs_inline(config) {
+            // A config that cannot run gives an evaluation in error, never a failed call.
             evaluations.push(evaluations::row(
                 config,
                 &response,
                 None,
                 EvaluationContext::TrackedCall,
                 None,
-            )?);
+            ));
         } else {
             async_ids.push(config.id);
         }
@@ -753,7 +754,9 @@ impl jobs::Handler for AsyncEvaluations {
 
 /// Runs the async evaluator configs `config_ids` on response `response_id` (the
 /// `evaluate_response` job). Configs already evaluated on this response by an interrupted
-/// earlier attempt are skipped.
+/// earlier attempt are skipped. A config that cannot run, or a judge that cannot answer, is
+/// recorded as an evaluation in error ([`evaluations::error_row`]); infrastructure errors
+/// retry the job.
 pub async fn run_async_evaluations(
     db: &DatabaseConnection,
     judge: &crate::evaluation::judge::Judge,
@@ -796,13 +799,26 @@ pub async fn run_async_evaluations(
             )
             .await
         };
-        if let Err(e) = result {
-            // A database failure retries the job; an evaluator or judge that cannot answer is
-            // logged (the evaluation is not recorded).
-            if e.is_retryable() {
-                return Err(e);
+        match result {
+            Ok(_) => {}
+            // A database failure retries the job.
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(other) => {
+                tracing::warn!(response_id, config = config.id, error = %other, "async evaluation failed");
+                let reason = match &other {
+                    Error::Validation(errors) => evaluations::describe(errors),
+                    other => other.to_string(),
+                };
+                evaluations::record_error(
+                    db,
+                    &config,
+                    &response,
+                    EvaluationContext::TrackedCall,
+                    None,
+                    &reason,
+                )
+                .await?;
             }
-            tracing::warn!(response_id, config = config.id, error = %e, "async evaluation failed");
         }
     }
     Ok(())

@@ -26,10 +26,11 @@ pub struct StatsWindow {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct EvaluatorStats {
     pub evaluator_key: String,
+    /// All evaluations, those in error (an evaluator config that could not run) included.
     pub evaluations: i64,
     /// Passed / evaluations with a verdict, 0-1; null when none has one.
     pub pass_rate: Option<f64>,
-    /// Mean score, 0-100.
+    /// Mean score, 0-100, of the evaluations not in error; null when there is none.
     pub mean_score: Option<f64>,
 }
 
@@ -119,7 +120,7 @@ pub async fn of_version(
         "SELECT lr.is_test_run AS t, e.evaluator_type AS k, COUNT(*) AS n, \
            SUM(CASE WHEN e.passed = {truth} THEN 1 ELSE 0 END) AS passed, \
            SUM(CASE WHEN e.passed IS NOT NULL THEN 1 ELSE 0 END) AS judged, \
-           CAST(AVG(e.score) AS DOUBLE PRECISION) AS mean \
+           CAST(AVG(CASE WHEN e.passed IS NULL AND e.evaluator_config_id IS NOT NULL THEN NULL ELSE e.score END) AS DOUBLE PRECISION) AS mean \
          FROM prompt_tracker_evaluations e JOIN prompt_tracker_llm_responses lr ON lr.id = e.llm_response_id \
          WHERE {scope} GROUP BY lr.is_test_run, e.evaluator_type ORDER BY e.evaluator_type"
     );

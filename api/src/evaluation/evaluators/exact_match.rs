@@ -2,24 +2,35 @@
 //!
 //! Source: PromptTracker `ExactMatchEvaluator` (`lounna-team/PromptTracker`,
 //! `app/services/prompt_tracker/evaluators/exact_match_evaluator.rb`): same config keys and
-//! defaults (`case_sensitive: false`, `trim_whitespace: true`), same normalisation (strip, then
-//! lowercase), score 100 on a match else 0, passed = match.
+//! defaults (`case_sensitive: false`, `trim_whitespace: true`), same normalisation (Ruby's
+//! `strip`, then Ruby's `downcase`: see [`super::ruby_strip`] and [`super::ruby_downcase`]),
+//! score 100 on a match else 0, passed = match.
 //!
-//! Difference (product spec): PromptTracker defaults `expected_text` to `""`; here an absent (or
-//! `null`) `expected_text` falls back to the prompt test's `expected_output`, and when neither is
-//! there the evaluation fails with score 0 instead of comparing with the empty string. An
-//! explicit `""` still means "the response must be empty".
+//! Differences:
+//! - (product spec) PromptTracker defaults `expected_text` to `""`; here an absent (or `null`)
+//!   `expected_text` falls back to the prompt test's `expected_output`, and when neither is
+//!   there the evaluation fails with score 0 instead of comparing with the empty string. An
+//!   explicit `""` still means "the response must be empty".
+//! - configs PromptTracker runs but this service refuses (a stored one is recorded as an
+//!   evaluation in error, see [`super`]): unknown keys (PromptTracker ignores them), an
+//!   `expected_text` that is not a string (PromptTracker compares with its `to_s`), and
+//!   `case_sensitive` / `trim_whitespace` that are not booleans (PromptTracker uses Ruby
+//!   truthiness).
 
 use serde_json::{Value, json};
 
-use super::{EvaluationInput, Evaluator, Outcome, config_bool, object_schema, preview};
+use super::{
+    EvaluationInput, Evaluator, Outcome, config_bool, object_schema, preview, ruby_downcase,
+    ruby_strip,
+};
 
 /// The `exact_match` evaluator (PromptTracker `ExactMatchEvaluator`).
 ///
 /// Config: `expected_text` (string, optional), `case_sensitive` (bool, default false),
-/// `trim_whitespace` (bool, default true: strip leading/trailing Unicode whitespace of both
-/// sides before comparing). Case-insensitive comparison lowercases both sides (Unicode
-/// `to_lowercase`, like Ruby's `downcase`).
+/// `trim_whitespace` (bool, default true: strip leading/trailing whitespace of both sides before
+/// comparing, as Ruby's `strip` does: ASCII whitespace and NUL only, so U+00A0 and other Unicode
+/// spaces stay). Case-insensitive comparison lowercases both sides as Ruby's `downcase` does
+/// (full Unicode mapping, no final-sigma rule).
 ///
 /// Score: 100 when the normalised response equals the normalised expected text, else 0;
 /// passed = equal. Details: `expected_source` (`"config"`, `"expected_output"` or `null`),
@@ -30,11 +41,11 @@ pub struct ExactMatch;
 
 impl ExactMatch {
     fn normalize(text: &str, case_sensitive: bool, trim: bool) -> String {
-        let text = if trim { text.trim() } else { text };
+        let text = if trim { ruby_strip(text) } else { text };
         if case_sensitive {
             text.to_owned()
         } else {
-            text.to_lowercase()
+            ruby_downcase(text)
         }
     }
 }
@@ -197,6 +208,27 @@ mod tests {
             )
             .passed
         );
+    }
+
+    #[test]
+    fn strip_and_downcase_follow_ruby() {
+        // Ruby's strip keeps U+00A0 (str::trim removed it, so these matched before).
+        let o = run(json!({"expected_text": "text"}), "\u{a0}text\u{a0}");
+        assert_eq!((o.score, o.passed), (0.0, false));
+        assert!(
+            run(
+                json!({"expected_text": "\u{a0}text\u{a0}"}),
+                "\u{a0}text\u{a0}\n"
+            )
+            .passed
+        );
+        // ...and strips NUL at both ends.
+        assert!(run(json!({"expected_text": "ok"}), "\0ok\0").passed);
+        // Ruby's downcase has no final-sigma rule: "ΣΑΣ" is "σασ", not "σας".
+        assert!(run(json!({"expected_text": "σασ"}), "ΣΑΣ").passed);
+        let o = run(json!({"expected_text": "σας"}), "ΣΑΣ");
+        assert!(!o.passed);
+        assert_eq!(o.details["actual_preview"], "σασ");
     }
 
     #[test]

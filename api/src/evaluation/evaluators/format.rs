@@ -7,25 +7,43 @@
 //! `strict: false`, `max_parse_errors: 0`), and for JSON the same scores: unparseable 0; with
 //! `schema` (PromptTracker's own key-list format, not JSON Schema) 100 minus deductions; else
 //! `round(100 * present required keys / required keys)`. For markdown `require_headers` costs 50
-//! points when there is no `#` heading, as in PromptTracker.
+//! points when there is no heading, with PromptTracker's heading rule: a line matching Ruby's
+//! `^#{1,6}\s+.+` (`\s` is ASCII whitespace, newlines included; so `  # Title`, indented, and
+//! `#`, empty, are not headings).
+//!
+//! JSON is read as PromptTracker's `JSON.parse` (Ruby `json` 2.16) reads it: `/* */` and `//`
+//! comments are whitespace, a number without fraction or exponent is an Integer however large
+//! (`123456789012345678901234567890` is an `integer`), any other number a Float (never out of
+//! range: `1e400` is a `float`), and a repeated key keeps its last value. `schema.types` names
+//! are matched as PromptTracker's `value_matches_type?` matches them: case-insensitively
+//! (`"String"` is `string`), and a name it does not know (`"date"`) accepts any value.
 //!
 //! Differences (product spec):
 //! - `key_types` (key -> JSON type) is added to the no-`schema` JSON checks;
 //! - JSON may be wrapped in a ```` ```json ```` fence; a JSON value that is not an object scores
 //!   0 when keys or types are required (PromptTracker raises);
-//! - markdown scores 0 without any markdown construct and plain text scores 0 when empty, JSON
-//!   (object/array) or containing markdown constructs (PromptTracker accepts any non-empty text
-//!   for both);
+//! - markdown scores 0 without any markdown construct and plain text scores 0 when blank (empty
+//!   or whitespace only), JSON (object/array) or containing markdown constructs (PromptTracker
+//!   accepts any non-empty text for both);
 //! - passed = score 100 (PromptTracker: JSON parses / text non-empty / always);
 //! - options that do not apply to the chosen format are config errors; `max_parse_errors` is
-//!   accepted but, as in PromptTracker, unused.
+//!   accepted but, as in PromptTracker, unused;
+//! - configs PromptTracker runs but this service refuses (a stored one is recorded as an
+//!   evaluation in error, see [`super`]): unknown keys, in the config or in `schema` (PromptTracker
+//!   ignores them), a `schema.types` entry that is not a string (PromptTracker reads its `to_s`,
+//!   which it does not know, so it accepts any value), and values of the wrong JSON type (such
+//!   as `"required_keys": "a"`).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use regex::Regex;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::{
-    EvaluationInput, Evaluator, Outcome, config_bool, config_strings, object_schema,
-    parse_json_response, plural,
+    EvaluationInput, Evaluator, Outcome, config_bool, config_strings, object_schema, plural,
+    ruby_downcase, strip_json_fence,
 };
 use crate::validation::FieldError;
 
@@ -37,8 +55,8 @@ pub const KEY_TYPES: [&str; 7] = [
     "string", "number", "integer", "boolean", "array", "object", "null",
 ];
 
-/// Type names of PromptTracker's `schema.types` (with its aliases `int`, `float`, `bool`,
-/// `hash`, `nil`).
+/// Type names PromptTracker's `schema.types` checks (with its aliases `int`, `float`, `bool`,
+/// `hash`, `nil`), matched case-insensitively; any other name accepts every value.
 pub const SCHEMA_TYPES: [&str; 12] = [
     "string", "integer", "int", "float", "number", "boolean", "bool", "array", "object", "hash",
     "null", "nil",
@@ -59,12 +77,14 @@ pub const SCHEMA_TYPES: [&str; 12] = [
 /// - json: not parseable (after stripping a ```` ```json ```` fence) -> 0. With `schema`: 100,
 ///   minus `round(50 * missing/required)` for missing required keys, minus 20 for extra keys
 ///   when `strict`, minus 10 per key of the wrong type, nested structures scored recursively
-///   (the minimum wins; minus 15 when a nested value is not an object), floored at 0. Otherwise,
-///   with `n` = required keys + typed keys: `n == 0` -> 100, not an object -> 0, else `round(100
-///   * satisfied/n)` (a typed key that is absent is not a type error).
-///   Types follow Ruby's JSON: `1.0` is a number but not an integer.
+///   (the minimum wins; minus 15 when a nested value is not an object), floored at 0; a
+///   `types` name is matched case-insensitively, an unknown one accepts any value. Otherwise,
+///   with `n` = required keys + typed keys: `n == 0` -> 100, not an object -> 0, else
+///   `round(100 * satisfied/n)` (a typed key that is absent is not a type error). Types follow
+///   Ruby's JSON: `1.0` is a number but not an integer; an integer of any size is an integer.
 /// - markdown: 0 without a markdown construct (heading, list item, emphasis, code, link,
-///   table), else 100, minus 50 when `require_headers` and no `#` heading.
+///   table), else 100, minus 50 when `require_headers` and no heading (PromptTracker's rule:
+///   a line matching `^#{1,6}\s+.+`, `\s` ASCII whitespace).
 /// - plain_text: 100 when non-blank, not a JSON object/array and free of markdown constructs,
 ///   else 0.
 ///
@@ -74,37 +94,130 @@ pub const SCHEMA_TYPES: [&str; 12] = [
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Format;
 
-/// The JSON type name of `v`, as used in messages (`integer` for whole numbers).
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+/// The class of a JSON value as Ruby's `JSON.parse` makes it (what PromptTracker's
+/// `value_matches_type?` looks at).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RubyType {
+    Null,
+    Boolean,
+    /// A number without fraction or exponent, of any size (Ruby `Integer`, a bignum beyond 64
+    /// bits).
+    Integer,
+    /// Any other number (Ruby `Float`).
+    Float,
+    String,
+    Array,
+    Object,
+}
+
+impl RubyType {
+    /// The type of a syntactically valid JSON value (`raw` comes from [`parse_ruby_json`] or
+    /// [`members`]).
+    fn of(raw: &RawValue) -> Self {
+        let text = raw.get().trim_start();
+        match text.as_bytes().first() {
+            Some(b'n') => Self::Null,
+            Some(b't' | b'f') => Self::Boolean,
+            Some(b'"') => Self::String,
+            Some(b'[') => Self::Array,
+            Some(b'{') => Self::Object,
+            _ if text.contains(['.', 'e', 'E']) => Self::Float,
+            _ => Self::Integer,
+        }
+    }
+
+    /// The JSON type name used in messages (`integer` for integers, `number` for floats).
+    fn name(self) -> &'static str {
+        match self {
+            Self::Null => "null",
+            Self::Boolean => "boolean",
+            Self::Integer => "integer",
+            Self::Float => "number",
+            Self::String => "string",
+            Self::Array => "array",
+            Self::Object => "object",
+        }
     }
 }
 
-/// Whether `v` has type `expected` (a [`KEY_TYPES`] or [`SCHEMA_TYPES`] name), following
-/// PromptTracker `value_matches_type?`; unknown names match anything, as there.
-fn has_type(v: &Value, expected: &str) -> bool {
-    match expected {
-        "string" => v.is_string(),
-        "integer" | "int" => v.is_i64() || v.is_u64(),
-        "number" | "float" => v.is_number(),
-        "boolean" | "bool" => v.is_boolean(),
-        "array" => v.is_array(),
-        "object" | "hash" => v.is_object(),
-        "null" | "nil" => v.is_null(),
+/// Whether a value of type `t` has type `expected` (a [`KEY_TYPES`] or [`SCHEMA_TYPES`] name),
+/// following PromptTracker `value_matches_type?`: the name is compared after Ruby's `downcase`,
+/// and an unknown name matches anything.
+fn has_type(t: RubyType, expected: &str) -> bool {
+    match ruby_downcase(expected).as_str() {
+        "string" => t == RubyType::String,
+        "integer" | "int" => t == RubyType::Integer,
+        "number" | "float" => matches!(t, RubyType::Integer | RubyType::Float),
+        "boolean" | "bool" => t == RubyType::Boolean,
+        "array" => t == RubyType::Array,
+        "object" | "hash" => t == RubyType::Object,
+        "null" | "nil" => t == RubyType::Null,
         _ => true,
     }
 }
 
-/// Markdown constructs: (name, regex source).
+/// `text` with the comments Ruby's JSON parser skips (`/* ... */` and `// ...` to the end of
+/// the line, outside strings) replaced by spaces. An unterminated `/*` is left in place, so
+/// the text stays invalid.
+fn without_json_comments(text: &str) -> Cow<'_, str> {
+    if !text.contains('/') {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 2,
+            b'"' => {
+                in_string = !in_string;
+                i += 1;
+            }
+            b'/' if !in_string && matches!(bytes.get(i + 1), Some(b'*' | b'/')) => {
+                let end = if bytes[i + 1] == b'*' {
+                    match text[i + 2..].find("*/") {
+                        Some(p) => i + 2 + p + 2,
+                        None => break,
+                    }
+                } else {
+                    text[i + 2..].find('\n').map_or(text.len(), |p| i + 2 + p)
+                };
+                out.push_str(&text[copied..i]);
+                out.push(' ');
+                i = end;
+                copied = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// Parses a response as PromptTracker's `JSON.parse(response_text)` does (the body of a
+/// ```` ```json ```` fence wrapping the whole response, see [`strip_json_fence`], is parsed
+/// instead): RFC 8259 syntax plus comments; whitespace around the value is JSON's (space, tab,
+/// CR, LF: not U+00A0, which Ruby rejects too); numbers are not evaluated, so none is out of
+/// range. The value's Ruby types are read with [`RubyType::of`] and [`members`].
+fn parse_ruby_json(text: &str) -> Result<Box<RawValue>, serde_json::Error> {
+    let body = strip_json_fence(text);
+    let text = if body == text.trim() { text } else { body };
+    serde_json::from_str::<Box<RawValue>>(&without_json_comments(text))
+}
+
+/// The members of a JSON object (a repeated key keeps its last value, as in Ruby), or `None`
+/// when `raw` is not an object.
+fn members(raw: &RawValue) -> Option<BTreeMap<String, Box<RawValue>>> {
+    if RubyType::of(raw) != RubyType::Object {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// Markdown constructs: (name, regex source). `heading` is PromptTracker's rule, Ruby's
+/// `^[#]{1,6}\s+.+` with ASCII `\s`.
 const CONSTRUCTS: [(&str, &str); 6] = [
-    ("heading", r"(?m)^ {0,3}#{1,6}[ \t]+\S"),
+    ("heading", r"(?m)^#{1,6}[\t\n\x0B\x0C\r ]+.+"),
     ("list_item", r"(?m)^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\S"),
     (
         "emphasis",
@@ -138,7 +251,13 @@ fn structure_schema() -> Value {
         "properties": {
             "required_keys": keys,
             "optional_keys": keys,
-            "types": {"type": "object", "additionalProperties": {"enum": SCHEMA_TYPES}},
+            "types": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "key -> type name: string, integer (int), float or number, \
+                                boolean (bool), array, object (hash), null (nil); any case; \
+                                another name accepts any value, as in PromptTracker."
+            },
             "nested_structure": {
                 "type": "object",
                 "additionalProperties": {"$ref": "#/$defs/structure"}
@@ -151,7 +270,7 @@ fn structure_schema() -> Value {
 /// PromptTracker `evaluate_json_schema`: the score of `data` under `schema`, and the problems
 /// found (prefixed with `path` for nested structures).
 fn score_structure(
-    data: &Map<String, Value>,
+    data: &BTreeMap<String, Box<RawValue>>,
     schema: &Value,
     strict: bool,
     path: &str,
@@ -196,11 +315,11 @@ fn score_structure(
         for (key, expected) in types {
             let expected = expected.as_str().unwrap_or_default();
             if let Some(value) = data.get(key)
-                && !has_type(value, expected)
+                && !has_type(RubyType::of(value), expected)
             {
                 errors.push(at(format!(
                     "key '{key}' has wrong type (expected {expected}, got {})",
-                    type_name(value)
+                    RubyType::of(value).name()
                 )));
                 score -= 10.0;
             }
@@ -214,12 +333,12 @@ fn score_structure(
             } else {
                 format!("{path}.{key}")
             };
-            match value {
-                Value::Object(inner) => {
-                    let s = score_structure(inner, nested_schema, strict, &nested_path, errors);
+            match members(value) {
+                Some(inner) => {
+                    let s = score_structure(&inner, nested_schema, strict, &nested_path, errors);
                     score = f64::min(score, s);
                 }
-                _ => {
+                None => {
                     errors.push(at(format!(
                         "key '{key}' should be an object for nested validation"
                     )));
@@ -233,7 +352,7 @@ fn score_structure(
 
 impl Format {
     fn evaluate_json(config: &Value, text: &str) -> Outcome {
-        let value = match parse_json_response(text) {
+        let value = match parse_ruby_json(text) {
             Ok(v) => v,
             Err(e) => {
                 return Outcome::new(
@@ -248,12 +367,12 @@ impl Format {
             .get("schema")
             .filter(|s| s.as_object().is_some_and(|o| !o.is_empty()));
         if let Some(schema) = schema {
-            let Some(data) = value.as_object() else {
+            let Some(data) = members(&value) else {
                 return Self::not_an_object(&value);
             };
             let mut errors = Vec::new();
             let strict = config_bool(config, "strict", false);
-            let score = score_structure(data, schema, strict, "", &mut errors);
+            let score = score_structure(&data, schema, strict, "", &mut errors);
             let feedback = if errors.is_empty() {
                 "Valid JSON matching the schema.".to_owned()
             } else {
@@ -282,7 +401,7 @@ impl Format {
                 json!({"format": "json", "valid_json": true, "missing_keys": [], "type_errors": []}),
             );
         }
-        let Some(data) = value.as_object() else {
+        let Some(data) = members(&value) else {
             return Self::not_an_object(&value);
         };
         let missing: Vec<&str> = required
@@ -294,9 +413,9 @@ impl Format {
             .iter()
             .filter_map(|(key, expected)| {
                 let expected = expected.as_str().unwrap_or_default();
-                let value = data.get(key)?;
-                (!has_type(value, expected))
-                    .then(|| json!({"key": key, "expected": expected, "actual": type_name(value)}))
+                let actual = RubyType::of(data.get(key)?);
+                (!has_type(actual, expected))
+                    .then(|| json!({"key": key, "expected": expected, "actual": actual.name()}))
             })
             .collect();
         let satisfied = checks - missing.len() - type_errors.len();
@@ -334,13 +453,13 @@ impl Format {
         )
     }
 
-    fn not_an_object(value: &Value) -> Outcome {
+    fn not_an_object(value: &RawValue) -> Outcome {
         Outcome::new(
             0.0,
             false,
             format!(
                 "Valid JSON but not an object (got {}), so keys cannot be checked.",
-                type_name(value)
+                RubyType::of(value).name()
             ),
             json!({"format": "json", "valid_json": true, "errors": ["not an object"]}),
         )
@@ -377,7 +496,8 @@ impl Format {
 
     fn evaluate_plain_text(text: &str) -> Outcome {
         let constructs = markdown_constructs(text);
-        let is_json = parse_json_response(text).is_ok_and(|v| v.is_object() || v.is_array());
+        let is_json = parse_ruby_json(text)
+            .is_ok_and(|v| matches!(RubyType::of(&v), RubyType::Object | RubyType::Array));
         let (score, feedback) = if text.trim().is_empty() {
             (0.0, "Empty response.".to_owned())
         } else if is_json {
@@ -683,7 +803,6 @@ mod tests {
     fn markdown_constructs_detected() {
         let cases = [
             ("# Title", vec!["heading"]),
-            ("   ### Deep", vec!["heading"]),
             ("#hashtag", vec![]),
             ("* item", vec!["list_item"]),
             ("intro\n1. first", vec!["list_item"]),
@@ -702,6 +821,108 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(markdown_constructs(text), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn headings_follow_prompt_tracker_rule() {
+        // PromptTracker: /^[#]{1,6}\s+.+/ (Ruby's \s is ASCII and includes newlines).
+        let heading = |text: &str| markdown_constructs(text).contains(&"heading");
+        assert!(heading("# Title"));
+        assert!(heading("intro\n###### Six"));
+        assert!(heading("#\tTabbed"));
+        // Indented headings (CommonMark allows up to 3 spaces) are not headings...
+        assert!(!heading("  # Title"));
+        assert!(!heading("   ### Deep"));
+        // ...nor are empty ones (CommonMark: `#` alone is an empty heading)...
+        assert!(!heading("#"));
+        assert!(!heading("# "));
+        assert!(!heading("####### Seven"));
+        assert!(!heading("#\u{a0}Title"));
+        // ...while Ruby's \s+ may cross a newline, and `.+` may be a space.
+        assert!(heading("#\nTitle"));
+        assert!(heading("##  "));
+        let headers = json!({"format": "markdown", "require_headers": true});
+        assert_eq!(run(headers.clone(), "  # Title\n\n- item").score, 50.0);
+        assert_eq!(run(headers.clone(), "#\n\n- item").score, 100.0);
+        assert_eq!(run(headers, "## Title\n- item").score, 100.0);
+        // An indented heading is plain text now.
+        assert_eq!(
+            run(json!({"format": "plain_text"}), "  # Title").score,
+            100.0
+        );
+    }
+
+    #[test]
+    fn json_types_follow_ruby_json_parse() {
+        // Ruby's JSON.parse gives an Integer (bignum) for any digit string without fraction or
+        // exponent.
+        let big = r#"{"n": 123456789012345678901234567890, "neg": -98765432109876543210987654321}"#;
+        let cfg = json!({"format": "json", "key_types": {"n": "integer", "neg": "integer"}});
+        let o = run(cfg, big);
+        assert_eq!((o.score, o.passed), (100.0, true), "{o:?}");
+        let cfg = json!({"format": "json", "schema": {"types": {"n": "int", "neg": "number"}}});
+        assert_eq!(run(cfg, big).score, 100.0);
+        let o = run(json!({"format": "json", "key_types": {"n": "string"}}), big);
+        assert_eq!(
+            o.details["type_errors"],
+            json!([{"key": "n", "expected": "string", "actual": "integer"}])
+        );
+        // Fractions and exponents are Floats, of any size (Ruby: 1e400 is Infinity).
+        let floats = r#"{"a": 1.0, "b": 1e2, "c": 1e400, "d": -0}"#;
+        let cfg = json!({"format": "json", "key_types": {"a": "integer", "b": "integer", "c": "number", "d": "integer"}});
+        let o = run(cfg, floats);
+        assert_eq!(
+            o.details["type_errors"],
+            json!([
+                {"key": "a", "expected": "integer", "actual": "number"},
+                {"key": "b", "expected": "integer", "actual": "number"}
+            ])
+        );
+        assert_eq!(run(json!({"format": "json"}), "1e400").score, 100.0);
+        // Comments are whitespace to Ruby's parser; a repeated key keeps its last value.
+        let commented = "{\"a\": /* note */ 1, // line\n \"b\": \"x//y\", \"a\": \"s\"}";
+        let cfg = json!({"format": "json", "key_types": {"a": "string", "b": "string"}});
+        assert_eq!(run(cfg, commented).score, 100.0);
+        assert_eq!(run(json!({"format": "json"}), "[1] // done").score, 100.0);
+        assert_eq!(run(json!({"format": "json"}), "[1] /* open").score, 0.0);
+        // Whitespace around the value is JSON's: U+00A0 is not (Ruby rejects it too).
+        assert_eq!(run(json!({"format": "json"}), "\u{a0}{}").score, 0.0);
+        assert_eq!(run(json!({"format": "json"}), " \r\n\t{} \n").score, 100.0);
+        // Nested structures see the same types.
+        let cfg = json!({"format": "json", "schema": {"nested_structure": {"u": {"types": {"id": "integer"}}}}});
+        assert_eq!(
+            run(
+                cfg,
+                r#"{"u": {"id": 340282366920938463463374607431768211456}}"#
+            )
+            .score,
+            100.0
+        );
+        // Plain text recognises commented JSON as JSON.
+        assert_eq!(run(json!({}), "/* x */ {\"a\": 1}").score, 0.0);
+    }
+
+    #[test]
+    fn schema_type_names_follow_prompt_tracker() {
+        // PromptTracker compares `expected_type.to_s.downcase`; unknown names accept anything.
+        let cfg = json!({
+            "format": "json",
+            "schema": {"types": {"name": "String", "when": "date", "n": "INTEGER", "f": "Float"}}
+        });
+        assert!(validate_config("format", &cfg).is_ok());
+        let o = run(cfg.clone(), r#"{"name": "Ada", "when": 5, "n": 1, "f": 2}"#);
+        assert_eq!((o.score, o.passed), (100.0, true), "{o:?}");
+        let o = run(cfg, r#"{"name": 1, "when": null, "n": 1.5, "f": "x"}"#);
+        // 3 wrong types: 100 - 30.
+        assert_eq!(o.score, 70.0);
+        assert_eq!(
+            o.details["errors"],
+            json!([
+                "key 'f' has wrong type (expected Float, got string)",
+                "key 'n' has wrong type (expected INTEGER, got number)",
+                "key 'name' has wrong type (expected String, got integer)"
+            ])
+        );
     }
 
     #[test]
@@ -758,7 +979,7 @@ mod tests {
         assert_eq!(err[0].field, "config.schema");
         let err = validate_config(
             "format",
-            &json!({"format": "json", "schema": {"nested_structure": {"u": {"types": {"id": "uuid"}}}}}),
+            &json!({"format": "json", "schema": {"nested_structure": {"u": {"types": {"id": 5}}}}}),
         )
         .unwrap_err();
         assert_eq!(err[0].field, "config.schema.nested_structure.u.types.id");

@@ -3,28 +3,33 @@
 //! Source: PromptTracker `KeywordEvaluator` (`lounna-team/PromptTracker`,
 //! `app/services/prompt_tracker/evaluators/keyword_evaluator.rb`): same config keys and
 //! defaults, substring matching (not whole words), case-insensitive by default (both sides
-//! lowercased), same score formula and pass rule.
+//! lowercased with Ruby's `downcase`, see [`super::ruby_downcase`]: no final-sigma rule), same
+//! score formula and pass rule. A config without keywords (`{}`, or both lists empty) scores
+//! 100 and passes, as in PromptTracker.
 //!
-//! Differences: at least one of the two lists must be non-empty and keywords must be non-empty
-//! strings (config errors here; PromptTracker scores an empty config 100 and an empty keyword is
-//! found in every text).
+//! Differences: configs PromptTracker runs but this service refuses (a stored one is recorded as
+//! an evaluation in error, see [`super`]): an empty keyword (PromptTracker's form drops blank
+//! lines, but a stored `""` would be found in every text), a keyword that is not a string
+//! (PromptTracker raises), unknown keys (PromptTracker ignores them) and a `case_sensitive` that
+//! is not a boolean (PromptTracker uses Ruby truthiness).
 
 use serde_json::{Value, json};
 
-use super::{EvaluationInput, Evaluator, Outcome, config_bool, config_strings, object_schema};
-use crate::validation::FieldError;
+use super::{
+    EvaluationInput, Evaluator, Outcome, config_bool, config_strings, object_schema, ruby_downcase,
+};
 
 /// The `keyword` evaluator (PromptTracker `KeywordEvaluator`).
 ///
 /// Config: `required_keywords` (array of non-empty strings, default `[]`), `forbidden_keywords`
-/// (same, default `[]`), `case_sensitive` (bool, default false); at least one list non-empty.
-/// A keyword is found when it is a substring of the response (so `cat` is found in
-/// `concatenate`).
+/// (same, default `[]`), `case_sensitive` (bool, default false). A keyword is found when it is
+/// a substring of the response (so `cat` is found in `concatenate`); case-insensitive matching
+/// lowercases both sides as Ruby's `downcase` does.
 ///
 /// Score (PromptTracker, rounded to a whole number): with `R` = 100 * required found / required
 /// and `F` = 100 * forbidden found / forbidden,
-/// only required keywords: `R`; only forbidden keywords: `100 - F`; both: `0.7 * R + 0.3 *
-/// (100 - F)`. Passed: every required keyword found and no forbidden one. Details:
+/// no keywords: 100; only required keywords: `R`; only forbidden keywords: `100 - F`; both:
+/// `0.7 * R + 0.3 * (100 - F)`. Passed: every required keyword found and no forbidden one. Details:
 /// `required_found`, `missing` (required not found), `forbidden_found`, `case_sensitive`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Keyword;
@@ -53,7 +58,7 @@ impl Evaluator for Keyword {
         };
         object_schema(
             "Keyword Checker config",
-            "PromptTracker KeywordEvaluator: substring search; at least one list non-empty.",
+            "PromptTracker KeywordEvaluator: substring search; no keywords scores 100.",
             json!({
                 "required_keywords": list("Keywords that must appear in the response."),
                 "forbidden_keywords": list("Keywords that must not appear in the response."),
@@ -67,19 +72,6 @@ impl Evaluator for Keyword {
         )
     }
 
-    fn check_config(&self, config: &Value) -> Vec<FieldError> {
-        if config_strings(config, "required_keywords").is_empty()
-            && config_strings(config, "forbidden_keywords").is_empty()
-        {
-            vec![FieldError::new(
-                "config",
-                "at least one of required_keywords and forbidden_keywords must be non-empty",
-            )]
-        } else {
-            Vec::new()
-        }
-    }
-
     fn evaluate(&self, config: &Value, input: &EvaluationInput<'_>) -> Outcome {
         let required = config_strings(config, "required_keywords");
         let forbidden = config_strings(config, "forbidden_keywords");
@@ -87,13 +79,13 @@ impl Evaluator for Keyword {
         let text = if case_sensitive {
             input.response_text.to_owned()
         } else {
-            input.response_text.to_lowercase()
+            ruby_downcase(input.response_text)
         };
         let found = |k: &str| {
             if case_sensitive {
                 text.contains(k)
             } else {
-                text.contains(&k.to_lowercase())
+                text.contains(&ruby_downcase(k))
             }
         };
         let (required_found, missing): (Vec<&str>, Vec<&str>) =
@@ -151,7 +143,6 @@ mod tests {
 
     use super::super::tests::input;
     use super::super::{evaluate, validate_config};
-    use crate::validation::FieldError;
 
     fn run(config: serde_json::Value, text: &str) -> super::Outcome {
         evaluate("keyword", &config, None, &input(text)).unwrap()
@@ -238,15 +229,30 @@ mod tests {
     }
 
     #[test]
+    fn no_keywords_scores_100_as_in_prompt_tracker() {
+        // PromptTracker: `return 100 if required.empty? && forbidden.empty?`, and passed.
+        for cfg in [
+            json!({}),
+            json!({"required_keywords": [], "forbidden_keywords": []}),
+        ] {
+            let o = run(cfg, "anything");
+            assert_eq!((o.score, o.passed), (100.0, true));
+            assert_eq!(o.feedback, "All keyword requirements met.");
+        }
+        assert_eq!(run(json!({}), "").score, 100.0);
+    }
+
+    #[test]
+    fn lowercasing_follows_ruby_downcase() {
+        // Ruby: "ΣΑΣ".downcase == "σασ" (no final sigma), so "σασ" is found and "σας" is not.
+        assert!(run(json!({"required_keywords": ["σασ"]}), "ΣΑΣ").passed);
+        assert!(!run(json!({"required_keywords": ["σας"]}), "ΣΑΣ").passed);
+        // The keyword is lowercased the same way.
+        assert!(run(json!({"required_keywords": ["ΟΔΟΣ"]}), "η οδοσ").passed);
+    }
+
+    #[test]
     fn invalid_config() {
-        let err = validate_config("keyword", &json!({})).unwrap_err();
-        assert_eq!(
-            err,
-            vec![FieldError::new(
-                "config",
-                "at least one of required_keywords and forbidden_keywords must be non-empty"
-            )]
-        );
         let err =
             validate_config("keyword", &json!({"forbidden_keywords": ["x", ""]})).unwrap_err();
         assert_eq!(err[0].field, "config.forbidden_keywords[1]");

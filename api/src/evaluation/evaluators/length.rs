@@ -5,9 +5,10 @@
 //! (`min_length: 10`, `max_length: 2000`), length = Ruby `String#length` (characters), score 100
 //! inside the range (bounds included) else 0, passed = inside the range.
 //!
-//! Differences: bounds must be integers >= 0 and `min_length <= max_length` (config errors
-//! here). Older PromptTracker versions had `ideal_min`/`ideal_max` with graded scores; the
-//! current one (mirrored here) is binary.
+//! Differences: bounds must be integers >= 0 and `min_length <= max_length`, and unknown keys
+//! are refused (config errors here; PromptTracker runs such configs, and a stored one is
+//! recorded as an evaluation in error, see [`super`]). Older PromptTracker versions had
+//! `ideal_min`/`ideal_max` with graded scores; the current one (mirrored here) is binary.
 
 use serde_json::{Value, json};
 

@@ -7,6 +7,10 @@
 //! Config: `model_config` (the judge: any provider/api of the catalog, validated like a
 //! version's; required), `criteria` (what a good answer is; required), `instructions`
 //! (optional extra guidance for the judge).
+//!
+//! Difference: PromptTracker's `LlmJudgeEvaluator` config (`judge_model`,
+//! `custom_instructions`, `threshold_score`) is not accepted; a stored one is recorded as an
+//! evaluation in error (see [`super`]).
 
 use serde_json::{Value, json};
 

@@ -16,6 +16,17 @@
 //! - **passed** is the evaluator's own rule; [`evaluate`] replaces it by `score >= threshold`
 //!   when the evaluator config has a threshold (0-100), as the `threshold` column of
 //!   PromptTracker `EvaluatorConfig` does.
+//!
+//! Ruby's string semantics are kept where PromptTracker relies on them: [`ruby_strip`] is
+//! `String#strip` and [`ruby_downcase`] is `String#downcase`.
+//!
+//! **Stored configs this service does not accept.** The API validates a config when it is
+//! created or updated ([`validate_config`]). A stored config can still fail that validation: a
+//! row PromptTracker wrote (each module lists the PromptTracker configs it refuses), or one
+//! written by SQL behind the API's back; so can an unknown evaluator key. Such a config never stops the call it should score: the call is recorded and the
+//! config's evaluation is recorded *in error* ([`crate::evaluation::evaluations`]: `passed` null, score 0,
+//! `metadata.error` and `feedback` give the reason); a test run with one ends as `error` with
+//! the reason, as it does when any evaluator fails.
 
 use serde_json::{Map, Value, json};
 
@@ -190,18 +201,14 @@ pub fn validate_config(key: &str, config: &Value) -> Result<Value, Vec<FieldErro
     }
 }
 
-/// Runs evaluator `key` on `input` with `config` (validated first with [`validate_config`]).
-/// `threshold` (0-100), when set, decides `passed` as `score >= threshold`; otherwise the
-/// evaluator's own rule does.
-///
-/// Errors: those of [`validate_config`], plus `FieldError { field: "threshold", .. }` when the
-/// threshold is outside 0..=100.
-pub fn evaluate(
+/// Checks a stored evaluator config before it runs: [`validate_config`], plus
+/// `FieldError { field: "threshold", .. }` when the threshold is outside 0..=100. Returns the
+/// config with its defaults filled in.
+pub fn validate_stored(
     key: &str,
     config: &Value,
     threshold: Option<i32>,
-    input: &EvaluationInput<'_>,
-) -> Result<Outcome, Vec<FieldError>> {
+) -> Result<Value, Vec<FieldError>> {
     let config = validate_config(key, config)?;
     if let Some(t) = threshold
         && !(0..=100).contains(&t)
@@ -211,6 +218,21 @@ pub fn evaluate(
             "must be an integer from 0 to 100",
         )]);
     }
+    Ok(config)
+}
+
+/// Runs evaluator `key` on `input` with `config` (validated first with [`validate_stored`]).
+/// `threshold` (0-100), when set, decides `passed` as `score >= threshold`; otherwise the
+/// evaluator's own rule does.
+///
+/// Errors: those of [`validate_stored`].
+pub fn evaluate(
+    key: &str,
+    config: &Value,
+    threshold: Option<i32>,
+    input: &EvaluationInput<'_>,
+) -> Result<Outcome, Vec<FieldError>> {
+    let config = validate_stored(key, config, threshold)?;
     let evaluator = get(key).expect("validate_config accepted the key");
     let mut outcome = evaluator.evaluate(&config, input);
     if let Some(t) = threshold {
@@ -358,6 +380,20 @@ fn field_path(prefix: &str, instance: &Value, pointer: &str) -> String {
         }
     }
     out
+}
+
+/// Ruby's `String#strip` (Ruby 3.0.2 and later; PromptTracker runs on Ruby 3.3): removes leading
+/// and trailing ASCII whitespace and NUL, `"\0\t\n\v\f\r "`, and nothing else. Rust's
+/// `str::trim` also removes Unicode spaces such as U+00A0, which Ruby keeps.
+pub(crate) fn ruby_strip(text: &str) -> &str {
+    text.trim_matches(|c| matches!(c, '\0' | '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' '))
+}
+
+/// Ruby's `String#downcase`: the full Unicode lowercase mapping of each character on its own
+/// (`İ` becomes `i̇`). Ruby applies no context-sensitive mapping, so `Σ` is always `σ`; Rust's
+/// `str::to_lowercase` turns a word-final `Σ` into `ς`.
+pub(crate) fn ruby_downcase(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// The JSON text inside a response: the trimmed response, or the body of a single fenced
@@ -560,6 +596,29 @@ mod tests {
             "Here:\n```json\n{}\n```"
         );
         assert_eq!(strip_json_fence(" {} "), "{}");
+    }
+
+    #[test]
+    fn strip_is_rubys() {
+        // Ruby strips ASCII whitespace and NUL at both ends...
+        assert_eq!(
+            ruby_strip("\0\t\n\u{0B}\u{0C}\r x y \0\t\n\u{0B}\u{0C}\r "),
+            "x y"
+        );
+        // ...and keeps Unicode spaces (str::trim removes them).
+        assert_eq!(ruby_strip("\u{a0}text\u{a0}"), "\u{a0}text\u{a0}");
+        assert_eq!(ruby_strip(" \u{2003}x\u{3000} "), "\u{2003}x\u{3000}");
+        assert_eq!(ruby_strip(" \n "), "");
+    }
+
+    #[test]
+    fn downcase_is_rubys() {
+        // No final-sigma rule: "ΣΑΣ".downcase == "σασ" in Ruby (Rust's to_lowercase: "σας").
+        assert_eq!(ruby_downcase("ΣΑΣ"), "σασ");
+        assert_eq!(ruby_downcase("ΟΔΟΣ ΟΔΟΣ."), "οδοσ οδοσ.");
+        // Full (one-to-many) mappings are applied, as in Ruby.
+        assert_eq!(ruby_downcase("İ"), "i\u{307}");
+        assert_eq!(ruby_downcase("ÉCOLE Straße"), "école straße");
     }
 
     #[test]
