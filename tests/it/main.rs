@@ -7,6 +7,7 @@
 
 mod support;
 
+mod calls;
 mod configs;
 mod datasets;
 mod evals_import;

@@ -29,6 +29,7 @@ use crate::evaluation::configs::{self, Owner};
 use crate::evaluation::judge::Judge;
 use crate::providers::PromptParts;
 use crate::store::pagination::{Page, PageParams, utc};
+use crate::tracking::calls;
 use crate::validation::{Errors, FieldError};
 use crate::{
     evaluation::evaluations, evaluation::judge, jobs, prompts::templates, prompts::versions,
@@ -957,6 +958,9 @@ async fn finish_error(
     Ok(())
 }
 
+/// Records the provider's answer (or failure) of run `run` as a test call, through the one
+/// writer of LLM-call rows ([`calls`]): always stored, even when a value does not fit its
+/// column (see [`calls::Source::TestRun`]).
 async fn store_response(
     db: &impl ConnectionTrait,
     state: &TestRunner,
@@ -967,70 +971,71 @@ async fn store_response(
     outcome: std::result::Result<crate::providers::Completion, crate::providers::CallError>,
 ) -> Result<llm_response::Model> {
     let config = &test.model_config;
-    let provider = config
-        .provider
-        .clone()
-        .unwrap_or_else(|| "openai".to_owned());
-    let now = Utc::now().naive_utc();
-    let mut row = llm_response::ActiveModel {
-        prompt_version_id: Set(run.prompt_version_id),
-        rendered_prompt: Set(rendered.user.clone()),
-        rendered_system_prompt: Set(rendered.system.clone()),
-        variables_used: Set(Value::Object(variables.clone())),
-        provider: Set(provider.clone()),
-        api: Set(config.api.clone()),
-        context: Set(json!({"prompt_test_id": test.id})),
-        is_test_run: Set(true),
-        user_id: Set(None),
-        session_id: Set(None),
-        environment: Set(Some("test".to_owned())),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let mut call = calls::LlmCall {
+        source: calls::Source::TestRun,
+        prompt_version_id: run.prompt_version_id,
+        rendered_prompt: rendered.user.clone(),
+        rendered_system_prompt: rendered.system.clone(),
+        variables: variables.clone(),
+        response_text: None,
+        status: ResponseStatus::Success,
+        error_type: None,
+        error_message: None,
+        response_time_ms: None,
+        tokens_prompt: None,
+        tokens_completion: None,
+        tokens_total: None,
+        cost_usd: None,
+        provider: config
+            .provider
+            .clone()
+            .unwrap_or_else(|| "openai".to_owned()),
+        api: config.api.clone(),
+        model: config.model.clone().unwrap_or_default(),
+        user_id: None,
+        session_id: None,
+        environment: Some("test".to_owned()),
+        context: object(json!({"prompt_test_id": test.id})),
+        response_metadata: Map::new(),
     };
     match outcome {
         Ok(c) => {
-            let model = c
-                .model
-                .clone()
-                .or_else(|| config.model.clone())
-                .unwrap_or_default();
-            row.cost_usd = Set(state.judge.prices.cost_usd(
-                &provider,
-                &model,
-                c.tokens_prompt,
-                c.tokens_completion,
-            ));
-            row.model = Set(model);
-            row.response_text = Set(Some(c.text.clone()));
-            row.status = Set(ResponseStatus::Success);
-            row.response_time_ms = Set(Some(i32::try_from(c.latency_ms).unwrap_or(i32::MAX)));
-            row.tokens_prompt = Set(c.tokens_prompt.and_then(|t| i32::try_from(t).ok()));
-            row.tokens_completion = Set(c.tokens_completion.and_then(|t| i32::try_from(t).ok()));
-            row.tokens_total = Set(match (c.tokens_prompt, c.tokens_completion) {
-                (Some(p), Some(o)) => i32::try_from(p + o).ok(),
-                _ => None,
-            });
-            row.response_metadata = Set(json!({
+            if let Some(model) = c.model.clone() {
+                call.model = model;
+            }
+            call.response_text = Some(c.text.clone());
+            call.response_time_ms = Some(c.latency_ms);
+            call.tokens_prompt = c.tokens_prompt;
+            call.tokens_completion = c.tokens_completion;
+            call.response_metadata = object(json!({
                 "test_run": true, "prompt_test_run_id": run.id, "response_id": c.response_id,
                 "finish_reason": c.finish_reason, "tool_calls": c.tool_calls, "attempts": c.attempts, "raw": c.raw,
             }));
         }
         Err(e) => {
-            row.model = Set(config.model.clone().unwrap_or_default());
-            row.status = Set(match e.status {
+            call.status = match e.status {
                 crate::providers::FailureStatus::Timeout => ResponseStatus::Timeout,
                 crate::providers::FailureStatus::Error => ResponseStatus::Error,
-            });
-            row.error_type = Set(Some(e.error_type.clone()));
-            row.error_message = Set(Some(e.error_message.clone()));
-            row.response_time_ms = Set(Some(i32::try_from(e.latency_ms).unwrap_or(i32::MAX)));
-            row.response_metadata = Set(json!({
+            };
+            call.error_type = Some(e.error_type.clone());
+            call.error_message = Some(e.error_message.clone());
+            call.response_time_ms = Some(e.latency_ms);
+            call.response_metadata = object(json!({
                 "test_run": true, "prompt_test_run_id": run.id, "http_status": e.http_status, "attempts": e.attempts, "raw": e.raw,
             }));
         }
     }
-    Ok(row.insert(db).await?)
+    // A test call is never refused: a value that does not fit is recorded as null, noted.
+    let row = calls::normalise(call, &state.judge.prices).map_err(Error::Validation)?;
+    calls::insert(db, row).await
+}
+
+/// The object `json!({...})` built.
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 #[cfg(test)]

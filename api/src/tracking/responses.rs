@@ -1,7 +1,8 @@
 //! Tracked calls: `POST /api/v1/llm-responses` records one LLM call a client app made with a
 //! prompt version, renders its prompts server-side, costs it from the price table, and runs
 //! the version's evaluators (`sync` ones before answering, `async` ones in the background).
-//! An `Idempotency-Key` makes retries safe: same key and body, same answer, one row.
+//! An `Idempotency-Key` makes retries safe: same key and body, same answer, one row. The row
+//! is validated and written by [`crate::tracking::calls`], the one writer of LLM-call rows.
 
 use chrono::{DateTime, Utc};
 use entity::evaluation::EvaluationContext;
@@ -11,15 +12,12 @@ use entity::llm_response::{self, ResponseStatus};
 use entity::prelude::*;
 use entity::{evaluation, idempotency_key, prompt_version};
 use rust_decimal::Decimal;
-use rust_decimal::RoundingStrategy;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, InsertStatement, Query, WithClause, WithQuery,
-};
+use rust_decimal::prelude::ToPrimitive;
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType, ModelTrait,
-    QueryFilter, QuerySelect, RelationTrait, Set, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QuerySelect, RelationTrait, Set, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -32,6 +30,7 @@ use crate::evaluation::evaluations::{self, EvaluationOut};
 use crate::store::pagination::{Page, PageParams, newest_first, utc};
 use crate::store::positional;
 use crate::store::row_cache::{self, RowCache};
+use crate::tracking::calls::{self, LlmCall, ResponseRow, Source};
 use crate::tracking::version_cache::{Key, Resolved, VersionCache};
 use crate::validation::Errors;
 use crate::{jobs, prompts::templates};
@@ -177,15 +176,6 @@ impl Tracked {
     }
 }
 
-fn non_negative(errors: &mut Errors, field: &str, v: Option<i32>) {
-    if v.is_some_and(|v| v < 0) {
-        errors.add(field, "must be >= 0");
-    }
-}
-
-/// Largest `cost_usd` the column holds (`numeric(10, 6)`).
-const MAX_COST_USD: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 6); // 9999.999999
-
 /// How many times a tracked call re-reads its version when it changed concurrently.
 const ATTEMPTS: usize = 3;
 
@@ -195,11 +185,11 @@ const ATTEMPTS: usize = 3;
 /// ([`crate::tracking::version_cache`]), checked against the version's `revision` by the insert itself.
 /// The `sync` evaluators run before anything is written. On PostgreSQL a call without an
 /// `Idempotency-Key` or `async` evaluators is then one statement, one round trip
-/// ([`insert_with_evaluations`]: the response, `INSERT ... SELECT ... WHERE EXISTS`, and its
-/// evaluations as data-modifying CTEs, atomic on their own). Otherwise everything happens on
-/// one connection in one transaction ([`crate::store::begin_write`]): the idempotency claim, the
-/// response, its evaluations (one multi-row insert), the idempotency answer and the async
-/// job. Nothing is stored when any step fails.
+/// ([`calls::insert_checked_with_evaluations`]: the response, `INSERT ... SELECT ... WHERE
+/// EXISTS`, and its evaluations as data-modifying CTEs, atomic on their own). Otherwise
+/// everything happens on one connection in one transaction ([`crate::store::begin_write`]):
+/// the idempotency claim, the response, its evaluations (one multi-row insert), the
+/// idempotency answer and the async job. Nothing is stored when any step fails.
 ///
 /// # Errors
 /// 422 for invalid input (after a fresh read, never from a stale cache entry), 409 while an
@@ -297,7 +287,8 @@ impl<E: Into<Error>> From<E> for TrackError {
 }
 
 /// Validates `req` against `resolved`, renders its prompts, costs it and runs its `sync`
-/// evaluators: everything to write. 422 naming every invalid field.
+/// evaluators: everything to write. 422 naming every invalid field (those of the row itself
+/// by [`calls::normalise`], the one validation of every LLM call).
 fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Result<Prepared> {
     let version = &resolved.version;
     let mut errors = Errors::default();
@@ -308,14 +299,6 @@ fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Resu
             "prompt_version_id",
             format!("version {id} is not a version of prompt {slug:?}"),
         );
-    }
-    for (field, v) in [
-        ("response_time_ms", req.response_time_ms),
-        ("tokens_prompt", req.tokens_prompt),
-        ("tokens_completion", req.tokens_completion),
-        ("tokens_total", req.tokens_total),
-    ] {
-        non_negative(&mut errors, field, v);
     }
     let rendered =
         match templates::resolve(&version.variables_schema, &req.variables).and_then(|values| {
@@ -357,67 +340,47 @@ fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Resu
             "is required: the version's model_config names no model",
         );
     }
-    let tokens_total = req
-        .tokens_total
-        .or(match (req.tokens_prompt, req.tokens_completion) {
-            (Some(p), Some(c)) => p.checked_add(c),
-            _ => None,
-        });
-    let cost = match req.cost_usd {
-        Some(c) => Decimal::from_f64(c)
-            .map(|d| d.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero)),
-        None => prices.cost_usd(
-            &provider,
-            &model,
-            req.tokens_prompt.map(i64::from),
-            req.tokens_completion.map(i64::from),
-        ),
+    // When rendering failed, `errors` says so and the call is only checked (never written).
+    let (variables, rendered_prompt, rendered_system_prompt) = match rendered {
+        Some((values, r)) => (values, r.user, r.system),
+        None => (Map::new(), String::new(), None),
     };
-    // One bound for both sources, checked after rounding to the column's scale (a client's
-    // 9999.9999996 rounds to 10000.000000, which the column cannot hold).
-    let too_large = cost.is_some_and(|c| c > MAX_COST_USD);
-    match req.cost_usd {
-        Some(c) if c < 0.0 || cost.is_none() || too_large => {
-            errors.add("cost_usd", "must be between 0 and 9999.999999");
-        }
-        None if too_large => errors.add(
-            "cost_usd",
-            "computed from the token counts exceeds 9999.999999 USD: check tokens_prompt and \
-             tokens_completion, or send cost_usd",
-        ),
-        _ => {}
-    }
-    errors.finish().map_err(Error::Validation)?;
-    let Some((values, rendered)) = rendered else {
-        return Err(Error::Internal("render failed without an error".to_owned()));
-    };
-    let now = crate::store::pagination::now_micros();
-    let response = llm_response::Model {
-        id: 0,
+    let call = LlmCall {
+        source: Source::TrackedCall,
         prompt_version_id: version.id,
-        rendered_prompt: rendered.user,
-        rendered_system_prompt: rendered.system,
-        variables_used: Value::Object(values),
+        rendered_prompt,
+        rendered_system_prompt,
+        variables,
         response_text: req.response_text.clone(),
-        response_metadata: Value::Object(req.response_metadata.clone()),
         status: req.status.unwrap_or(ResponseStatus::Success),
         error_type: req.error_type.clone(),
         error_message: req.error_message.clone(),
-        response_time_ms: req.response_time_ms,
-        tokens_prompt: req.tokens_prompt,
-        tokens_completion: req.tokens_completion,
-        tokens_total,
-        cost_usd: cost,
+        response_time_ms: req.response_time_ms.map(i64::from),
+        tokens_prompt: req.tokens_prompt.map(i64::from),
+        tokens_completion: req.tokens_completion.map(i64::from),
+        tokens_total: req.tokens_total.map(i64::from),
+        cost_usd: req.cost_usd,
         provider,
         api,
         model,
         user_id: req.user_id.clone(),
         session_id: req.session_id.clone(),
         environment: req.environment.clone(),
-        context: Value::Object(req.context.clone()),
-        is_test_run: false,
-        created_at: now,
-        updated_at: now,
+        context: req.context.clone(),
+        response_metadata: req.response_metadata.clone(),
+    };
+    let response = match calls::normalise(call, prices) {
+        Ok(response) => Some(response),
+        Err(e) => {
+            errors.0.extend(e);
+            None
+        }
+    };
+    errors.finish().map_err(Error::Validation)?;
+    let Some(response) = response else {
+        return Err(Error::Internal(
+            "normalise failed without an error".to_owned(),
+        ));
     };
     // Evaluators read the response's text, prompt and variables, never its id: they run
     // before the insert, so the database is only held for the writes.
@@ -428,7 +391,7 @@ fn prepare(resolved: &Resolved, prices: &PriceTable, req: &TrackRequest) -> Resu
             // A config that cannot run gives an evaluation in error, never a failed call.
             evaluations.push(evaluations::row(
                 config,
-                &response,
+                response.model(),
                 None,
                 EvaluationContext::TrackedCall,
                 None,
@@ -454,125 +417,17 @@ fn runs_inline(config: &entity::evaluator_config::Model) -> bool {
 /// A validated tracked call, ready to write.
 struct Prepared {
     /// The response row; `id` is 0 until it is inserted.
-    response: llm_response::Model,
+    response: ResponseRow,
     /// Results of the `sync` evaluators, in config order; `llm_response_id` is set on insert.
     evaluations: Vec<evaluation::ActiveModel>,
     /// The `async` configs, left to a background job.
     async_ids: Vec<i64>,
 }
 
-/// `INSERT INTO llm_responses (<every column but id>) SELECT <values> WHERE EXISTS (SELECT 1
-/// FROM prompt_versions WHERE id = <version> AND revision = <revision>) RETURNING id`: inserts
-/// `response` only while the version is still at `revision`.
-fn insert_checked(
-    response: &llm_response::Model,
-    version: &prompt_version::Model,
-) -> Result<InsertStatement> {
-    let columns: Vec<_> = llm_response::Column::iter()
-        .filter(|c| !matches!(c, llm_response::Column::Id))
-        .collect();
-    let values = columns
-        .iter()
-        .map(|c| c.save_as(Expr::val(response.get(*c))));
-    let current = Query::select()
-        .expr(Expr::val(1))
-        .from(PromptVersion)
-        .and_where(prompt_version::Column::Id.eq(version.id))
-        .and_where(prompt_version::Column::Revision.eq(version.revision))
-        .to_owned();
-    let select = Query::select()
-        .exprs(values)
-        .and_where(Expr::exists(current))
-        .to_owned();
-    Ok(Query::insert()
-        .into_table(LlmResponse)
-        .columns(columns)
-        .select_from(select)
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .returning_col(llm_response::Column::Id)
-        .to_owned())
-}
-
-/// The response and its evaluations in one PostgreSQL statement (data-modifying CTEs):
-///
-/// ```sql
-/// WITH r AS (<insert_checked> RETURNING id),
-///      e0 AS (INSERT INTO evaluations (llm_response_id, ...) SELECT r.id, ... FROM r RETURNING id),
-///      e1 AS (INSERT INTO evaluations (llm_response_id, ...) SELECT r.id, ... FROM r, e0 RETURNING id),
-///      ...
-/// SELECT r.id AS id, e0.id AS e0, e1.id AS e1 FROM r, e0, e1
-/// ```
-///
-/// Each evaluation's insert reads the previous one's row, so their ids follow config order
-/// (the order of the answer, and of `GET /llm-responses/{id}`, which sorts by id).
-/// Every sub-statement runs once, in the statement's own (autocommit) transaction; when the
-/// version is no longer at the cached revision `r` is empty, so are the `e`s, and no row comes
-/// back (PostgreSQL docs, "Data-Modifying Statements in WITH").
-fn insert_with_evaluations(
-    prepared: &Prepared,
-    version: &prompt_version::Model,
-) -> Result<WithQuery> {
-    let r = Alias::new("r");
-    let mut with = WithClause::new();
-    with.cte(
-        CommonTableExpression::new()
-            .query(insert_checked(&prepared.response, version)?)
-            .table_name(r.clone())
-            .to_owned(),
-    );
-    let mut select = Query::select();
-    select
-        .expr_as(
-            Expr::col((r.clone(), llm_response::Column::Id)),
-            Alias::new("id"),
-        )
-        .from(r.clone());
-    for (i, row) in prepared.evaluations.iter().enumerate() {
-        let name = Alias::new(format!("e{i}"));
-        let mut columns = Vec::new();
-        let mut values = Vec::new();
-        for column in evaluation::Column::iter() {
-            if matches!(column, evaluation::Column::LlmResponseId) {
-                columns.push(column);
-                values.push(Expr::col((r.clone(), llm_response::Column::Id)));
-            } else if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(column) {
-                columns.push(column);
-                values.push(column.save_as(Expr::val(v)));
-            }
-        }
-        let mut source = Query::select();
-        source.exprs(values).from(r.clone());
-        if i > 0 {
-            // Reading the previous insert's row orders the inserts: ids follow config order.
-            source.from(Alias::new(format!("e{}", i - 1)));
-        }
-        let insert = Query::insert()
-            .into_table(Evaluation)
-            .columns(columns)
-            .select_from(source)
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .returning_col(evaluation::Column::Id)
-            .to_owned();
-        with.cte(
-            CommonTableExpression::new()
-                .query(insert)
-                .table_name(name.clone())
-                .to_owned(),
-        );
-        select
-            .expr_as(
-                Expr::col((name.clone(), evaluation::Column::Id)),
-                name.clone(),
-            )
-            .from(name);
-    }
-    Ok(with.query(select))
-}
-
 /// Sets the ids of a written call and builds its answer (the `LlmResponseOut` as JSON).
 fn written(
     resolved: &Resolved,
-    mut prepared: Prepared,
+    prepared: Prepared,
     id: i64,
     evaluation_ids: Vec<i64>,
 ) -> Result<Value> {
@@ -583,33 +438,38 @@ fn written(
             evaluation_ids.len()
         )));
     }
-    prepared.response.id = id;
     let mut evaluations = Vec::with_capacity(evaluation_ids.len());
     for (mut row, evaluation_id) in prepared.evaluations.into_iter().zip(evaluation_ids) {
         row.id = Set(evaluation_id);
         row.llm_response_id = Set(id);
         evaluations.push(EvaluationOut::from(row.try_into_model()?));
     }
-    let out = LlmResponseOut::new(prepared.response, resolved.prompt_id, evaluations);
+    let out = LlmResponseOut::new(
+        prepared.response.stored(id),
+        resolved.prompt_id,
+        evaluations,
+    );
     serde_json::to_value(&out).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Writes a prepared call without an idempotency key or async evaluators on PostgreSQL: one
-/// statement ([`insert_with_evaluations`]), one round trip. `Ok(None)` when the version is no
+/// statement ([`calls::insert_checked_with_evaluations`]), one round trip. `Ok(None)` when the version is no
 /// longer at `resolved`'s revision (nothing written).
 async fn write_one(
     db: &DatabaseConnection,
     resolved: &Resolved,
     prepared: Prepared,
 ) -> Result<Option<Tracked>> {
-    let statement = insert_with_evaluations(&prepared, &resolved.version)?;
-    let Some(found) = db.query_one(&statement).await? else {
+    let Some((id, evaluation_ids)) = calls::insert_checked_with_evaluations(
+        db,
+        &prepared.response,
+        &prepared.evaluations,
+        &resolved.version,
+    )
+    .await?
+    else {
         return Ok(None);
     };
-    let id: i64 = found.try_get("", "id")?;
-    let evaluation_ids = (0..prepared.evaluations.len())
-        .map(|i| found.try_get::<i64>("", &format!("e{i}")))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Some(Tracked::created(
         written(resolved, prepared, id, evaluation_ids)?,
         false,
@@ -644,22 +504,10 @@ async fn write(
             });
         }
     }
-    let insert = insert_checked(&prepared.response, &resolved.version)?;
-    let Some(inserted) = txn.query_one(&insert).await? else {
+    let Some(id) = calls::insert_checked(txn, &prepared.response, &resolved.version).await? else {
         return Ok(None);
     };
-    let id: i64 = inserted.try_get("", "id")?;
-    let evaluation_ids = if prepared.evaluations.is_empty() {
-        Vec::new()
-    } else {
-        let rows = prepared.evaluations.iter().cloned().map(|mut row| {
-            row.llm_response_id = Set(id);
-            row
-        });
-        Evaluation::insert_many(rows)
-            .exec_with_returning_keys(txn)
-            .await?
-    };
+    let evaluation_ids = calls::insert_evaluations(txn, id, &prepared.evaluations).await?;
     // The async evaluators become a durable job, committed with the response.
     let job = (!prepared.async_ids.is_empty()).then(|| evaluate_payload(id, &prepared.async_ids));
     let body = written(resolved, prepared, id, evaluation_ids)?;
@@ -1064,14 +912,4 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<LlmResponseOut> {
         found.listed_prompt_id,
         evaluations,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_cost_is_the_columns_largest_value() {
-        assert_eq!(MAX_COST_USD.to_string(), "9999.999999");
-    }
 }
