@@ -47,6 +47,9 @@ pub struct AppState {
     pub providers: providers::Providers,
     /// Wakes this instance's idle job workers.
     pub waker: jobs::Waker,
+    /// Wakes the requests waiting for a batch of test runs (`?wait=true`) when it finishes, in
+    /// this instance or (PostgreSQL `LISTEN`/`NOTIFY`) another one.
+    pub batch_events: testing::batch_events::BatchEvents,
     /// Worker pool settings.
     pub job_settings: jobs::JobSettings,
     /// What tracked calls read about their version, cached and revision-checked.
@@ -76,6 +79,7 @@ impl AppState {
             None => catalog::pricing::PriceTable::builtin(),
         };
         Ok(AppState {
+            batch_events: testing::batch_events::BatchEvents::new(db.clone()),
             db,
             api_token: config.api_token.as_deref().map(std::sync::Arc::from),
             prices: std::sync::Arc::new(prices),
@@ -104,6 +108,7 @@ impl AppState {
             db: self.db.clone(),
             judge: self.judge(),
             waker: self.waker.clone(),
+            batches: self.batch_events.clone(),
         }
     }
 

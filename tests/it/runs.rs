@@ -1,5 +1,10 @@
 //! Test runs against wiremock providers speaking each real wire format: end to end per
-//! format, every failure kind, verdict rules, datasets, crash recovery, two instances.
+//! format, every failure kind, verdict rules, datasets, crash recovery, two instances, and
+//! what requests waiting for a batch (`?wait=true`) cost and how they are woken.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path};
@@ -917,7 +922,182 @@ async fn stored_configs_the_api_refuses_never_crash_a_run(db: TestDb) {
     assert_eq!(mock.received_requests().await.unwrap().len(), 3);
 }
 
+/// 100 requests waiting (`?wait=true`) on batches whose runs cannot finish (no workers) cost
+/// about one statement a second in all, not one per request: the instance checks every batch
+/// that has waiters with one statement per second ([`api::testing::batch_events`]). Counted,
+/// not timed: the statements the app sends over a 3 s window once every request waits must be
+/// under 5 a second (15). Then the runs are ended by hand in SQL, which wakes nobody and
+/// notifies nothing: the fallback poll still answers every request with its finished run.
+async fn waiting_requests_share_one_check_a_second(db: TestDb) {
+    const WAITERS: i64 = 100;
+    const WINDOW_S: u64 = 3;
+    let statements = Arc::new(AtomicU64::new(0));
+    let app = Arc::new(
+        spawn_app_with(
+            &db,
+            AppOptions {
+                // A key, so that runs may start; no worker, so none ends.
+                providers: test_providers(Some("http://127.0.0.1:9"), None, None),
+                workers: 0,
+                statements: Some(statements.clone()),
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    let (_, t) = setup(
+        &app,
+        "Waited for",
+        json!({"provider": "openai", "api": "chat_completion", "model": "gpt-4o"}),
+        &[],
+        None,
+    )
+    .await;
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.post(&format!("/api/v1/tests/{t}/runs?wait=true"), json!({}))
+                    .await
+            })
+        })
+        .collect();
+    // Every request has stored its batch (and then waits); let their first checks pass.
+    let mut batches = 0;
+    for _ in 0..1_500 {
+        batches = db
+            .count("SELECT COUNT(*) AS n FROM prompt_tracker_test_run_batches")
+            .await;
+        if batches == WAITERS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(batches, WAITERS);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let before = statements.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(WINDOW_S)).await;
+    let spent = statements.load(Ordering::SeqCst) - before;
+    eprintln!(
+        "{WAITERS} waiting requests: {spent} statements in {WINDOW_S} s ({:.2}/s)",
+        spent as f64 / WINDOW_S as f64
+    );
+    assert!(
+        spent < 5 * WINDOW_S,
+        "{WAITERS} waiting requests cost {spent} statements in {WINDOW_S} s"
+    );
+    assert!(
+        waiters.iter().all(|w| !w.is_finished()),
+        "a request answered before its run ended"
+    );
+
+    db.exec("UPDATE prompt_tracker_prompt_test_runs SET status = 'skipped'")
+        .await;
+    for waiter in waiters {
+        let answer = tokio::time::timeout(Duration::from_secs(60), waiter)
+            .await
+            .expect("a waiting request was never answered")
+            .expect("request task");
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        assert_eq!(
+            answer.body["batch"]["verdict"], "skipped",
+            "{:?}",
+            answer.body
+        );
+        assert_eq!(answer.body["runs"][0]["status"], "skipped");
+    }
+}
+
+/// A request waiting on instance A (no workers, and a fallback poll of an hour) is answered
+/// with the finished runs when instance B's workers end them: B's `NOTIFY` in the transaction
+/// that ends each run reaches A's listener (PostgreSQL only). B starts once A's batch is
+/// stored, and the provider answers after 300 ms, so the runs end while A waits.
+async fn a_waiter_is_woken_by_another_instance(db: TestDb) {
+    if !db.is_postgres() {
+        return;
+    }
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(openai_chat("welcome"))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&mock)
+        .await;
+    let uri = mock.uri();
+    let a = Arc::new(
+        spawn_app_with(
+            &db,
+            AppOptions {
+                providers: test_providers(Some(&uri), None, None),
+                workers: 0,
+                wait_fallback_poll: Some(Duration::from_secs(3_600)),
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    let (_, t) = setup(
+        &a,
+        "Across instances",
+        json!({"provider": "openai", "api": "chat_completion", "model": "gpt-4o"}),
+        &[keyword("welcome")],
+        None,
+    )
+    .await;
+    let waiter = tokio::spawn({
+        let a = a.clone();
+        async move {
+            a.post(
+                &format!("/api/v1/tests/{t}/runs?wait=true"),
+                json!({"rows": [{"name": "Ada"}, {"name": "Bob"}]}),
+            )
+            .await
+        }
+    });
+    let mut batches = 0;
+    for _ in 0..1_500 {
+        batches = db
+            .count("SELECT COUNT(*) AS n FROM prompt_tracker_test_run_batches")
+            .await;
+        if batches == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(batches, 1);
+    let other = TestDb::connect_same(&db).await;
+    let _b = spawn_app_with(
+        &other,
+        AppOptions {
+            providers: test_providers(Some(&uri), None, None),
+            workers: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let answer = tokio::time::timeout(Duration::from_secs(60), waiter)
+        .await
+        .expect("B's NOTIFY did not wake the request waiting on A")
+        .expect("request task");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["batch"]["verdict"], "passed",
+        "{:?}",
+        answer.body
+    );
+    let runs = answer.body["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["status"] == "passed"), "{runs:?}");
+    assert_eq!(mock.received_requests().await.unwrap().len(), 2);
+}
+
 db_tests!(
+    waiting_requests_share_one_check_a_second,
+    a_waiter_is_woken_by_another_instance,
     every_wire_format_runs_end_to_end,
     provider_failures_end_runs_as_errors,
     verdicts_follow_weights_and_thresholds,

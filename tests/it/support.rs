@@ -434,6 +434,12 @@ pub struct AppOptions {
     pub workers: usize,
     /// Lease of a claimed job.
     pub lease: std::time::Duration,
+    /// Counts every statement the app sends through its connection pool (SeaORM's metric
+    /// callback; the `LISTEN` of its notification listener is not counted).
+    pub statements: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// How often `?wait=true` requests re-check their batch without a wake-up (default: the
+    /// service's, 1 s).
+    pub wait_fallback_poll: Option<std::time::Duration>,
 }
 
 impl Default for AppOptions {
@@ -443,6 +449,8 @@ impl Default for AppOptions {
             providers: test_providers(None, None, None),
             workers: 2,
             lease: std::time::Duration::from_secs(30),
+            statements: None,
+            wait_fallback_poll: None,
         }
     }
 }
@@ -511,7 +519,17 @@ pub async fn spawn_app_with(db: &TestDb, opts: AppOptions) -> App {
         },
         list_cache_bytes: api::store::row_cache::DEFAULT_CAPACITY_MB << 20,
     };
-    let state = api::AppState::new(db.conn.clone(), &config).expect("state");
+    let mut conn = db.conn.clone();
+    if let Some(counter) = opts.statements {
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    let mut state = api::AppState::new(conn.clone(), &config).expect("state");
+    if let Some(every) = opts.wait_fallback_poll {
+        state.batch_events =
+            api::testing::batch_events::BatchEvents::with_fallback_poll(conn, every);
+    }
     let workers = state.start_workers();
     let server = tokio::spawn(async move {
         let _ = api::serve(listener, state).await;

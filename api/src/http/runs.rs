@@ -13,7 +13,8 @@ use crate::error::Result;
 use crate::store::pagination::{Page, PageParams};
 use crate::testing::runs::{self, BatchOut, RunFilter, RunOut, RunRequest, StartedRuns};
 
-/// How long `?wait=true` waits for a batch before answering 409 (poll the batch instead).
+/// How long `?wait=true` waits for a batch before answering 409 (poll the batch instead): 10
+/// minutes. The answer comes once the batch's last run is final ([`runs::wait`]).
 pub const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,6 +1,7 @@
 //! The storage machinery shared by the feature modules, behind a small surface: keyset
 //! pagination ([`pagination`]), the PostgreSQL list readers ([`positional`], [`row_cache`]),
-//! SQL text helpers ([`sql`]) and write transactions ([`begin_write`]). No feature logic lives
+//! SQL text helpers ([`sql`]), PostgreSQL `LISTEN`/`NOTIFY` ([`notify`]) and write transactions
+//! ([`begin_write`]). No feature logic lives
 //! here; features call it, never the other way round.
 
 use sea_orm::{
@@ -8,6 +9,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+pub mod notify;
 pub mod pagination;
 pub mod positional;
 pub mod row_cache;

@@ -3,6 +3,7 @@
 //! evaluator configs in priority order (context `test_run`), and the server decides the
 //! verdict ([`verdict`]). Runs execute as durable jobs ([`crate::jobs`]); a failure of the
 //! provider or an evaluator ends the run as `error` with its message — no run stays `running`.
+//! Whoever ends a run of a batch tells the batch's waiters ([`BatchEvents`]).
 
 use std::time::Instant;
 
@@ -29,6 +30,7 @@ use crate::evaluation::configs::{self, Owner};
 use crate::evaluation::judge::Judge;
 use crate::providers::PromptParts;
 use crate::store::pagination::{Page, PageParams, utc};
+use crate::testing::batch_events::BatchEvents;
 use crate::tracking::calls;
 use crate::validation::{Errors, FieldError};
 use crate::{
@@ -37,13 +39,14 @@ use crate::{
 };
 
 /// What test runs use: the database, the provider clients and price table (through the
-/// judge, which also scores with them) and the job waker (to start workers on a new batch at
-/// once).
+/// judge, which also scores with them), the job waker (to start workers on a new batch at
+/// once) and the batch events (to answer the requests waiting for a batch once it finishes).
 #[derive(Clone, Debug)]
 pub struct TestRunner {
     pub db: DatabaseConnection,
     pub judge: Judge,
     pub waker: jobs::Waker,
+    pub batches: BatchEvents,
 }
 
 /// Test runs as a job kind (`test_run`, payload `{"run_id", "test_id"?}`).
@@ -70,7 +73,7 @@ impl jobs::Handler for TestRunner {
                 "the run's job failed after {} attempts: {error}",
                 job.attempts
             );
-            mark_error(&self.db, jobs::payload_id(job, "run_id")?, &message).await
+            mark_error(self, jobs::payload_id(job, "run_id")?, &message).await
         })
     }
 }
@@ -466,26 +469,35 @@ pub async fn started(db: &DatabaseConnection, batch_id: i64) -> Result<StartedRu
     })
 }
 
-/// Waits until every run of the batch is final (or `timeout` passes: 504-like 409).
+/// Waits until every run of the batch is final, then reads the batch and its runs
+/// ([`started`]); a 409 when `timeout` passes first (404 when the batch does not exist). The
+/// wait reads nothing itself: the instance's [`BatchEvents`] wakes it when a run of the batch
+/// finishes here or (PostgreSQL) in another instance, and checks it at least once a second.
 pub async fn wait(
     state: &TestRunner,
     batch_id: i64,
     timeout: std::time::Duration,
 ) -> Result<StartedRuns> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let b = batch(&state.db, batch_id).await?;
-        if b.verdict != BatchVerdict::Pending {
-            return started(&state.db, batch_id).await;
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Conflict(format!(
-                "Batch {batch_id} did not finish within {} s; poll GET /api/v1/test-run-batches/{batch_id}.",
-                timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    if state.batches.finished(batch_id, timeout).await {
+        started(&state.db, batch_id).await
+    } else {
+        Err(Error::Conflict(format!(
+            "Batch {batch_id} did not finish within {} s; poll GET /api/v1/test-run-batches/{batch_id}.",
+            timeout.as_secs()
+        )))
     }
+}
+
+/// Tells the waiters of `batch` that one of its runs was just ended outside a transaction:
+/// those of other instances through `NOTIFY` (PostgreSQL; a failure is only logged, their
+/// fallback poll covers it), this instance's at once. A run ended inside a transaction sends
+/// its `NOTIFY` in it and wakes this instance's waiters after the commit instead.
+async fn announce(state: &TestRunner, batch: Option<i64>) {
+    let Some(batch) = batch else { return };
+    if let Err(e) = BatchEvents::notify(&state.db, batch).await {
+        tracing::warn!(batch, error = %e, "notifying the end of a run failed");
+    }
+    state.batches.wake(batch);
 }
 
 /// Progress and verdict of a batch. 404 when absent.
@@ -609,12 +621,16 @@ fn set_status_unless_final(
         )
 }
 
-/// Ends a run as `error` with `message` unless it is already final.
-pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> Result<()> {
-    set_status_unless_final(run_id, TestRunStatus::Error)
+/// Ends a run as `error` with `message` unless it is already final (and then tells its
+/// batch's waiters).
+pub async fn mark_error(state: &TestRunner, run_id: i64, message: &str) -> Result<()> {
+    let ended = set_status_unless_final(run_id, TestRunStatus::Error)
         .col_expr(prompt_test_run::Column::ErrorMessage, Expr::value(message))
-        .exec(db)
+        .exec_with_returning(&state.db)
         .await?;
+    for run in ended {
+        announce(state, run.batch_id).await;
+    }
     Ok(())
 }
 
@@ -628,9 +644,10 @@ pub async fn mark_error(db: &DatabaseConnection, run_id: i64, message: &str) -> 
 /// once when the job names the test (`test_hint`, from the job's payload). When every
 /// config runs locally (no `llm_judge`), the provider's answer, the evaluations, the verdict
 /// and the end of the job are written in one transaction, so a run is either untouched or
-/// complete. With a
+/// complete; on PostgreSQL the batch's `NOTIFY` is sent in it too. With a
 /// judge, the answer (and its link to the run) is committed first: a judge call can be slow
-/// or fail, and a retry must not pay for the provider call again.
+/// or fail, and a retry must not pay for the provider call again. Once the run is final, its
+/// batch's waiters are told ([`BatchEvents`]).
 pub async fn execute(
     state: &TestRunner,
     run_id: i64,
@@ -673,7 +690,7 @@ pub async fn execute(
                 .map(|f| format!("{}: {}", f.field, f.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return finish_error(
+            finish_error(
                 db,
                 run_id,
                 &format!("rendering failed: {msg}"),
@@ -681,8 +698,9 @@ pub async fn execute(
                 None,
                 None,
             )
-            .await
-            .map(|()| false);
+            .await?;
+            announce(state, run.batch_id).await;
+            return Ok(false);
         }
     };
     let remote = configs.iter().any(|c| {
@@ -702,6 +720,7 @@ pub async fn execute(
                 .exec(db)
                 .await?;
             evaluate_and_finish(state, db, &run, &test, &configs, &response, started).await?;
+            announce(state, run.batch_id).await;
             Ok(false)
         }
         None => {
@@ -721,13 +740,20 @@ pub async fn execute(
                 link_response(&txn, run_id, response.id).await?;
                 txn.commit().await?;
                 evaluate_and_finish(state, db, &run, &test, &configs, &response, started).await?;
+                announce(state, run.batch_id).await;
                 Ok(false)
             } else {
                 evaluate_and_finish(state, &txn, &run, &test, &configs, &response, started).await?;
+                if let Some(batch) = run.batch_id {
+                    BatchEvents::notify(&txn, batch).await?;
+                }
                 if let Some(job) = job {
                     jobs::complete(&txn, job.id, job.worker).await?;
                 }
                 txn.commit().await?;
+                if let Some(batch) = run.batch_id {
+                    state.batches.wake(batch);
+                }
                 Ok(job.is_some())
             }
         }
