@@ -762,9 +762,10 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .and(body_partial_json(json!({"model": "gpt-4o-mini"})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(openai_chat(
-            "{\"score\": 90, \"feedback\": \"Fine.\"}",
-        )))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(openai_chat("{\"score\": 90, \"feedback\": \"Fine.\"}")),
+        )
         .mount(&mock)
         .await;
     let judge = json!({"evaluator_key": "llm_judge", "threshold": 80,
@@ -788,7 +789,9 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
     )
     .await;
     db.exec("CREATE TRIGGER hold BEFORE INSERT ON prompt_tracker_evaluations FOR EACH ROW EXECUTE FUNCTION hold_evaluation()").await;
-    let started = app.post(&format!("/api/v1/tests/{t}/runs"), json!({})).await;
+    let started = app
+        .post(&format!("/api/v1/tests/{t}/runs"), json!({}))
+        .await;
     assert_eq!(started.status, 202, "{:?}", started.body);
     let batch = started.body["batch_id"].as_i64().unwrap();
     let mut pid = 0;
@@ -803,21 +806,21 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
     }
     assert_ne!(pid, 0, "no backend was storing an evaluation");
     db.exec("DELETE FROM hold_evaluations").await;
-    db.exec(&format!("SELECT pg_terminate_backend({pid})")).await;
+    db.exec(&format!("SELECT pg_terminate_backend({pid})"))
+        .await;
     let mut body = Value::Null;
     for _ in 0..300 {
-        body = app.get(&format!("/api/v1/test-run-batches/{batch}")).await.body;
+        body = app
+            .get(&format!("/api/v1/test-run-batches/{batch}"))
+            .await
+            .body;
         if body["total"] == 1 && body["finished"] == 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(body["finished"], 1, "{body}");
-    let run = app
-        .get(&format!("/api/v1/tests/{t}/runs"))
-        .await
-        .body["data"][0]
-        .clone();
+    let run = app.get(&format!("/api/v1/tests/{t}/runs")).await.body["data"][0].clone();
     assert_eq!(run["status"], "passed", "{run}");
     let graded = mock
         .received_requests()
