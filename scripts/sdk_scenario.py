@@ -33,7 +33,7 @@ from prompt_tracker_client import AuthenticatedClient, Client
 from prompt_tracker_client.api.datasets import add_row, create_dataset, get_dataset, list_rows
 from prompt_tracker_client.api.evaluator_configs import create_test_config, create_version_config
 from prompt_tracker_client.api.llm_responses import get_response, list_responses, track_call
-from prompt_tracker_client.api.meta import readyz
+from prompt_tracker_client.api.meta import metrics, readyz
 from prompt_tracker_client.api.prompts import create_prompt
 from prompt_tracker_client.api.test_runs import get_batch, get_run, list_runs, run_test, run_version
 from prompt_tracker_client.api.tests import create_test
@@ -671,8 +671,30 @@ def main() -> None:
         bool(errors) and errors[0].field == "model_config.temperature",
         [e.to_dict() for e in errors],
     )
+    request_id = bad.headers.get("x-request-id", "")
+    check("the answer carries a generated X-Request-Id", len(request_id) == 36, request_id)
+    check(
+        "problem.request_id == its X-Request-Id",
+        problem.request_id is not UNSET and problem.request_id == request_id,
+        problem.request_id,
+    )
 
     tested = test_runs(client, prompt, run, mock_url)
+
+    print("== metrics (Prometheus text format)")
+    scraped = metrics.sync_detailed(client=client)
+    check("GET /metrics -> 200", scraped.status_code == HTTPStatus.OK, scraped.status_code)
+    text = scraped.parsed if isinstance(scraped.parsed, str) else ""
+    check(
+        "requests counted by route template",
+        'route="/api/v1/prompts/{prompt_id}/versions"' in text,
+        text[:300],
+    )
+    check(
+        "provider calls counted",
+        'prompt_tracker_provider_calls_total{provider="openai",api="chat_completion",outcome=' in text,
+        [line for line in text.splitlines() if "provider_calls_total" in line],
+    )
 
     print(
         f"summary: prompt {prompt.id} ({prompt.slug}), version {version.id} "

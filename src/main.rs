@@ -1,7 +1,7 @@
 //! `prompt-tracker`: serve the API (the default) or manage the schema.
 //!
 //! ```text
-//! prompt-tracker [serve] [--database-url URL] [--bind ADDR]
+//! prompt-tracker [serve] [--database-url URL] [--bind ADDR] [--log-format text|json]
 //! prompt-tracker migrate <up [-n N] | down [-n N] | status | fresh | refresh | reset> [--database-url URL]
 //! prompt-tracker openapi            # the OpenAPI document, YAML (what openapi.yaml holds)
 //! prompt-tracker import-evals FILE.jsonl --prompt NAME --model-config JSON --match starts_with|includes|exact
@@ -27,6 +27,23 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// Log line format: `text` (human-readable) or `json` (one JSON object per line, with the
+    /// fields of the enclosing spans, e.g. a request's `request_id`).
+    #[arg(
+        long,
+        env = "PROMPT_TRACKER_LOG_FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -147,15 +164,8 @@ enum MigrateAction {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     match cli.command {
         Some(Command::Migrate { action, db }) => {
             let conn = api::connect(&db.database_url).await?;
@@ -182,6 +192,30 @@ async fn main() -> anyhow::Result<()> {
         }) => import_evals(file, prompt, model_config, mode, db).await,
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text (colored on a
+/// terminal) or as JSON lines (`PROMPT_TRACKER_LOG_FORMAT=json`): each line an object with
+/// `timestamp`, `level`, `target`, the event's fields (`message`, ...) at the top level, and
+/// `spans`, the enclosing spans with their fields (a request's `method`, `route`, `path`,
+/// `request_id`; a job's `id`, `kind`; a provider call's `provider`, `api`, `model`).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
     }
 }
 

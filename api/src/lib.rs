@@ -15,7 +15,6 @@ use axum::Router;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 // Modules other crates use (the binary, the integration tests) are `pub`; the others are
 // `pub(crate)`, so an item nothing calls is reported as dead code.
@@ -28,6 +27,7 @@ pub mod jobs;
 pub(crate) mod prompts;
 pub mod providers;
 pub mod store;
+pub mod telemetry;
 pub mod testing;
 pub(crate) mod tracking;
 pub(crate) mod validation;
@@ -58,6 +58,8 @@ pub struct AppState {
     pub listed_responses: store::row_cache::RowCache,
     /// The JSON of listed evaluations, likewise.
     pub listed_evaluations: store::row_cache::RowCache,
+    /// Renders the process's metrics recorder ([`telemetry::install`]) for `GET /metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
@@ -87,8 +89,11 @@ impl AppState {
             waker: jobs::Waker::default(),
             job_settings: config.jobs.clone(),
             versions: tracking::version_cache::VersionCache::default(),
-            listed_responses: store::row_cache::RowCache::new(config.list_cache_bytes),
-            listed_evaluations: store::row_cache::RowCache::new(config.list_cache_bytes),
+            listed_responses: store::row_cache::RowCache::new(config.list_cache_bytes)
+                .named("llm_responses"),
+            listed_evaluations: store::row_cache::RowCache::new(config.list_cache_bytes)
+                .named("evaluations"),
+            metrics: telemetry::install(),
         })
     }
 }
@@ -136,11 +141,11 @@ impl AppState {
     }
 }
 
-/// The service's router: `/api/v1/...`, `/docs`, `/healthz`, `/readyz` (see [`http::router`]).
+/// The service's router: `/api/v1/...`, `/docs`, `/healthz`, `/readyz`, `/metrics` (see
+/// [`http::router`]), each route with a request id, a tracing span and request metrics
+/// ([`http::observe`]).
 pub fn app(state: AppState) -> Router {
-    http::router(&state)
-        .with_state(state)
-        .layer(TraceLayer::new_for_http())
+    http::observe::layers(http::router(&state).with_state(state))
 }
 
 /// The OpenAPI document as YAML: exactly what the committed `openapi.yaml` must hold.

@@ -13,6 +13,7 @@ mod datasets;
 mod evals_import;
 mod health;
 mod migrations;
+mod observability;
 mod openapi;
 mod prompts;
 mod runs;

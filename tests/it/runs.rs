@@ -800,6 +800,7 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
         .await;
     assert_eq!(started.status, 202, "{:?}", started.body);
     let batch = started.body["batch_id"].as_i64().unwrap();
+    // The worker's backend (not this query's own, whose text matches the pattern too).
     let mut pid = 0;
     for _ in 0..200 {
         pid = db
@@ -811,9 +812,12 @@ async fn a_lost_database_connection_retries_the_run(db: TestDb) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_ne!(pid, 0, "no backend was storing an evaluation");
-    db.exec("DELETE FROM hold_evaluations").await;
+    // Terminated while its insert is still held, then the hold is lifted for the retry: the
+    // other way round, the held insert could finish first and its connection, back in the pool
+    // the app shares with `db`, could be the one that runs `pg_terminate_backend` on itself.
     db.exec(&format!("SELECT pg_terminate_backend({pid})"))
         .await;
+    db.exec("DELETE FROM hold_evaluations").await;
     let mut body = Value::Null;
     for _ in 0..300 {
         body = app

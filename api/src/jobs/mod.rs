@@ -10,6 +10,10 @@
 //!   retried with exponential backoff up to `max_attempts`, then marked `failed`.
 //! - The queue knows no consumer: each feature implements [`Handler`] for the kinds it
 //!   enqueues, and the app registers them in a [`Registry`] where it is assembled.
+//! - Each attempt runs in a `job` tracing span (`id`, `kind`, `attempt`), so every log line of
+//!   the work names its job, and is counted in `prompt_tracker_job_attempts_total` with its
+//!   outcome and duration ([`crate::telemetry`]); [`backlog`] counts the unfinished jobs for
+//!   `/metrics`.
 
 use crate::store::sql::{assignments, placeholder};
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 
@@ -58,6 +63,63 @@ impl Waker {
     pub fn wake(&self) {
         self.0.notify_waiters();
     }
+}
+
+/// The name of a job kind, as stored (`test_run`, `evaluate_response`): the `kind` of spans
+/// and metrics.
+pub fn kind_name(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::TestRun => "test_run",
+        JobKind::EvaluateResponse => "evaluate_response",
+    }
+}
+
+/// The name of a job status, as stored (`queued`, `running`, `done`, `failed`).
+pub fn status_name(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Queued => "queued",
+        JobStatus::Running => "running",
+        JobStatus::Done => "done",
+        JobStatus::Failed => "failed",
+    }
+}
+
+/// Unfinished jobs of one kind and status (`queued` or `running`), every instance's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backlog {
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub count: i64,
+}
+
+/// The unfinished jobs by kind and status: one grouped statement, which reads the partial index
+/// on unfinished jobs (migration `m20261121_000008`) rather than the finished jobs' rows. Only
+/// the (kind, status) pairs that have jobs are returned.
+///
+/// # Errors
+/// The driver's.
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<Vec<Backlog>> {
+    use sea_orm::FromQueryResult;
+    #[derive(Debug, FromQueryResult)]
+    struct Row {
+        kind: JobKind,
+        status: JobStatus,
+        count: i64,
+    }
+    let stmt = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT kind, status, COUNT(*) AS count FROM prompt_tracker_jobs \
+         WHERE status IN ('queued', 'running') GROUP BY kind, status",
+    );
+    let rows = Row::find_by_statement(stmt).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Backlog {
+            kind: r.kind,
+            status: r.status,
+            count: r.count,
+        })
+        .collect())
 }
 
 fn queued(kind: JobKind, payload: Value, now: chrono::NaiveDateTime) -> job::ActiveModel {
@@ -356,13 +418,22 @@ fn uuid_like() -> String {
 }
 
 async fn run_one(pool: &Pool, job: job::Model, worker: &str) {
+    let kind = kind_name(job.kind);
+    let span = tracing::info_span!("job", id = job.id, kind, attempt = job.attempts);
+    let started = std::time::Instant::now();
+    let outcome = attempt(pool, &job, worker).instrument(span).await;
+    crate::telemetry::job_attempt(kind, outcome, started.elapsed());
+}
+
+/// Runs one attempt of `job` and records its outcome: `done`, `retry` or `failed`.
+async fn attempt(pool: &Pool, job: &job::Model, worker: &str) -> &'static str {
     let lease = pool.settings.lease;
     let handler = pool.handlers.get(&job.kind);
     // The lease is renewed from this same task: if the worker dies, renewals stop with it and
     // the lease runs out, so another worker can take the job over.
     let work = async {
         match handler {
-            Some(h) => h.run(&job, Held { id: job.id, worker }).await,
+            Some(h) => h.run(job, Held { id: job.id, worker }).await,
             None => Err(Error::Internal(format!(
                 "no handler is registered for {:?} jobs",
                 job.kind
@@ -375,29 +446,33 @@ async fn run_one(pool: &Pool, job: job::Model, worker: &str) {
             result = &mut work => break result,
             () = tokio::time::sleep(lease / 3) => {
                 if let Err(e) = renew(&pool.db, job.id, worker, lease).await {
-                    tracing::warn!(job = job.id, error = %e, "renewing a job lease failed");
+                    tracing::warn!(error = %e, "renewing a job lease failed");
                 }
             }
         }
     };
-    let result = match outcome {
-        Ok(true) => Ok(()),
-        Ok(false) => complete(&pool.db, job.id, worker).await,
+    let (result, label) = match outcome {
+        Ok(true) => (Ok(()), "done"),
+        Ok(false) => (complete(&pool.db, job.id, worker).await, "done"),
         Err(e) => {
-            tracing::warn!(job = job.id, kind = ?job.kind, error = %e, "job attempt failed");
-            match fail(&pool.db, &job, worker, &e.to_string()).await {
-                Ok(true) => match handler {
-                    Some(h) => h.given_up(&job, &e.to_string()).await,
-                    None => Ok(()),
-                },
-                Ok(false) => Ok(()),
-                Err(e) => Err(e),
+            tracing::warn!(error = %e, "job attempt failed");
+            match fail(&pool.db, job, worker, &e.to_string()).await {
+                Ok(true) => (
+                    match handler {
+                        Some(h) => h.given_up(job, &e.to_string()).await,
+                        None => Ok(()),
+                    },
+                    "failed",
+                ),
+                Ok(false) => (Ok(()), "retry"),
+                Err(e) => (Err(e), "retry"),
             }
         }
     };
     if let Err(e) = result {
-        tracing::error!(job = job.id, error = %e, "recording a job's outcome failed");
+        tracing::error!(error = %e, "recording a job's outcome failed");
     }
+    label
 }
 
 /// The id `key` of a job's payload (`{"run_id": 7}`), or an error naming the job.

@@ -21,6 +21,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::{
     CallError, Completion, FailureStatus, PromptParts, ProviderRequest, RAW_LIMIT, build_request,
@@ -390,7 +391,39 @@ impl Providers {
     /// Calls the provider of `config` once, retrying transient failures (see the module docs).
     /// Never panics: every failure, including what [`check`](Self::check) reports (as
     /// `refused`, before any request), is a [`CallError`].
+    ///
+    /// Every call, whatever its source (test runs, the LLM judge), passes here: it runs in a
+    /// `provider_call` tracing span (`provider`, `api`, `model`) and is counted in
+    /// `prompt_tracker_provider_calls_total` with its outcome (`ok` or the error type) and
+    /// duration ([`crate::telemetry`]).
     pub async fn call(
+        &self,
+        config: &ModelConfig,
+        prompt: &PromptParts<'_>,
+        response_schema: Option<&Value>,
+    ) -> Result<Completion, CallError> {
+        let (provider, api) = config.api_type().provider_api();
+        let span = tracing::info_span!(
+            "provider_call",
+            provider,
+            api,
+            model = config.model.as_deref().unwrap_or_default()
+        );
+        let started = Instant::now();
+        let result = self
+            .call_once(config, prompt, response_schema)
+            .instrument(span)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.error_type.as_str(),
+        };
+        crate::telemetry::provider_call(provider, api, outcome, started.elapsed());
+        result
+    }
+
+    /// [`call`](Self::call) without its span and metrics.
+    async fn call_once(
         &self,
         config: &ModelConfig,
         prompt: &PromptParts<'_>,
@@ -443,7 +476,6 @@ impl Providers {
         })
         .notify(|f: &Failure, delay| {
             tracing::warn!(
-                provider = provider.key(),
                 attempt = attempts.load(Ordering::Relaxed),
                 error_type = %f.error.error_type,
                 http_status = ?f.error.http_status,
@@ -462,7 +494,6 @@ impl Providers {
                     completion.model = config.model.clone();
                 }
                 tracing::debug!(
-                    provider = provider.key(),
                     attempts,
                     latency_ms,
                     tokens_prompt = completion.tokens_prompt,
@@ -483,8 +514,7 @@ impl Providers {
                 }
                 redact(&mut error, key);
                 tracing::warn!(
-                    provider = provider.key(),
-                    attempts,
+                        attempts,
                     latency_ms,
                     error_type = %error.error_type,
                     http_status = ?error.http_status,

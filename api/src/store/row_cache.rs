@@ -38,6 +38,10 @@
 //! The cache is bounded in bytes (`PROMPT_TRACKER_LIST_CACHE_MB`, default
 //! [`DEFAULT_CAPACITY_MB`]; 0 turns it off: every page is one statement reading its rows in
 //! full), quick_cache's CLOCK-Pro eviction.
+//!
+//! Each page counts its rows served from the cache and read in full as hits and misses of its
+//! list (`prompt_tracker_list_cache_hits_total`, `..._misses_total`, [`crate::telemetry`]);
+//! with the cache off nothing is counted.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -86,6 +90,8 @@ impl quick_cache::Weighter<i64, Arc<Fragment>> for Bytes {
 #[derive(Clone)]
 pub struct RowCache {
     inner: Option<Arc<Inner>>,
+    /// The list's name in metrics (`list` label).
+    list: &'static str,
 }
 
 struct Inner {
@@ -97,6 +103,7 @@ struct Inner {
 impl std::fmt::Debug for RowCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = f.debug_struct("RowCache");
+        s.field("list", &self.list);
         if let Some(inner) = &self.inner {
             s.field("rows", &inner.rows.len())
                 .field("bytes", &inner.rows.weight());
@@ -175,10 +182,14 @@ pub struct Read<T> {
 }
 
 impl RowCache {
-    /// A cache holding up to `capacity_bytes` of JSON (and bookkeeping); 0: no cache.
+    /// A cache holding up to `capacity_bytes` of JSON (and bookkeeping); 0: no cache. Its
+    /// metrics name the list `unnamed` until [`named`](Self::named).
     pub fn new(capacity_bytes: u64) -> Self {
         if capacity_bytes == 0 {
-            return RowCache { inner: None };
+            return RowCache {
+                inner: None,
+                list: "unnamed",
+            };
         }
         let estimated_rows = (capacity_bytes / 1024).clamp(16, 1 << 20) as usize;
         RowCache {
@@ -190,7 +201,30 @@ impl RowCache {
                 ),
                 pages: quick_cache::sync::Cache::new(PAGES),
             })),
+            list: "unnamed",
         }
+    }
+
+    /// This cache, named `list` in metrics (`llm_responses`, `evaluations`).
+    #[must_use]
+    pub fn named(mut self, list: &'static str) -> Self {
+        self.list = list;
+        self
+    }
+
+    /// The list's name in metrics.
+    pub fn list(&self) -> &'static str {
+        self.list
+    }
+
+    /// Whether the cache is on (a capacity above 0).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Bytes held now: the rows' JSON and their bookkeeping.
+    pub fn bytes(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |i| i.rows.weight())
     }
 
     /// Rows held now.
@@ -225,6 +259,9 @@ impl RowCache {
                 })?;
                 let page = Page::from_rows(ids, page.keyset, |id| *id, |id| (id, None));
                 results.truncate(page.data.len());
+                if self.inner.is_some() {
+                    crate::telemetry::list_cache(self.list, 0, page.data.len() as u64);
+                }
                 return Ok(Fetched {
                     key,
                     admit: false,
@@ -251,6 +288,11 @@ impl RowCache {
             .filter(|(_, held)| held.is_none())
             .map(|(id, _)| *id)
             .collect();
+        crate::telemetry::list_cache(
+            self.list,
+            (order.len() - missing.len()) as u64,
+            missing.len() as u64,
+        );
         let results = if missing.is_empty() {
             Vec::new()
         } else {
