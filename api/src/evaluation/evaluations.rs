@@ -111,6 +111,7 @@ pub fn row(
     ) {
         Ok(outcome) => outcome,
         Err(errors) => {
+            super::record_config_error(&config.evaluator_key);
             let reason = format!(
                 "the stored evaluator config is not accepted: {}",
                 describe(&errors)
