@@ -14,7 +14,7 @@ use crate::support::{App, AppOptions, TestDb, spawn_app, spawn_app_with, test_pr
 
 /// `GET /metrics` (with the app's token, if any): asserts a 200 in the text format, returns
 /// the text.
-async fn scrape(app: &App) -> String {
+pub async fn scrape(app: &App) -> String {
     let mut req = app.client.get(format!("{}/metrics", app.base));
     if let Some(token) = &app.token {
         req = req.bearer_auth(token);

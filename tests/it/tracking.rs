@@ -1162,15 +1162,7 @@ async fn stored_configs_the_api_refuses_never_fail_a_call(db: TestDb) {
     assert_eq!(keyword_stats["mean_score"], 100.0);
     // /metrics counts the evaluations whose config could not run (a per-process counter: the
     // other tests of this binary may add to it, never subtract).
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::observability::scrape(&app).await;
     assert!(
         metrics.lines().any(|l| l.starts_with(
             "prompt_tracker_evaluation_config_errors_total{evaluator=\"pattern_match\"}"

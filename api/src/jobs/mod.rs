@@ -316,8 +316,11 @@ pub trait Handler: Send + Sync + 'static {
     fn run<'a>(&'a self, job: &'a job::Model, held: Held<'a>) -> BoxFuture<'a, Result<bool>>;
 
     /// `job` failed its last attempt with `error` and will not be retried: leave nothing
-    /// pending on its account (e.g. a test run still `running`).
-    fn given_up<'a>(&'a self, job: &'a job::Model, error: &'a str) -> BoxFuture<'a, Result<()>>;
+    /// pending on its account (e.g. a test run still `running`). Default: nothing to do.
+    fn given_up<'a>(&'a self, job: &'a job::Model, error: &'a str) -> BoxFuture<'a, Result<()>> {
+        let _ = (job, error);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The handler of each job kind.

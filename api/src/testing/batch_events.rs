@@ -18,10 +18,8 @@
 //! woken meanwhile, so a batch whose runs finish quickly costs at most 20 checks a second, and
 //! waiters arriving together share their first check. An idle instance (runs in progress,
 //! none finishing) reads the database once per second whatever the number of waiters and
-//! batches: 100 requests waiting on 100 batches cost 1 statement a second (3 in a 3 s window),
-//! against about 3,800 when each request read its batch (two statements) every 50 ms
-//! (`tests/it/runs.rs`, `waiting_requests_share_one_check_a_second`, counting the statements
-//! the app sends; both backends, 2026-12-05). When a batch is finished, each of its waiters
+//! batches (the test `waiting_requests_share_one_check_a_second` counts the statements; the
+//! measured figures are in the README). When a batch is finished, each of its waiters
 //! reads the batch and its runs for its answer ([`crate::testing::runs::started`]).
 
 use std::collections::{HashMap, HashSet};

@@ -563,7 +563,9 @@ fn evaluate_payload(response_id: i64, config_ids: &[i64]) -> Value {
 }
 
 /// Async evaluations as a job kind (`evaluate_response`, payload `{"response_id",
-/// "config_ids"}`): what they use to run evaluators, the LLM judge included.
+/// "config_ids"}`): what they use to run evaluators, the LLM judge included. A job given up
+/// needs no clean-up (the trait's default): nothing waits on it, and its failure stays in the
+/// job row and the log.
 #[derive(Clone, Debug)]
 pub struct AsyncEvaluations {
     pub db: DatabaseConnection,
@@ -588,15 +590,6 @@ impl jobs::Handler for AsyncEvaluations {
                 .await
                 .map(|()| false)
         })
-    }
-
-    /// Nothing waits on async evaluations: the failure is in the job row and the log.
-    fn given_up<'a>(
-        &'a self,
-        _job: &'a entity::job::Model,
-        _error: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<()>> {
-        Box::pin(async { Ok(()) })
     }
 }
 
